@@ -1,0 +1,958 @@
+//! The event model of the contract: input lines, the typed event, its stored form.
+//!
+//! Parsing is strict (unknown fields and types rejected, dates `YYYY-MM-DD` only, account names
+//! and ids checked) and never panics: every problem is a [`ParseError`] that names what is wrong.
+//! The stored form is exact (canonical JSON, RFC 8785 for our value space) so that anyone can
+//! re-check the hash chain of a `log` export.
+
+use std::fmt;
+
+use chrono::{DateTime, Datelike, NaiveDate, SecondsFormat, Timelike, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+/// A business date (R1): a calendar date, in UTC.
+pub type Date = NaiveDate;
+/// A recording instant, kept to the microsecond.
+pub type Instant = DateTime<Utc>;
+
+/// Oldest and newest business date the ledger accepts. The bounds keep "+13 months" and every
+/// derived deadline printable as `YYYY-MM-DD`.
+pub const MIN_DATE: (i32, u32, u32) = (1900, 1, 1);
+pub const MAX_DATE: (i32, u32, u32) = (9000, 12, 31);
+/// Longest free-text value (product, tenant, machine, user, reason, token/key/subscription id).
+pub const MAX_TEXT_LEN: usize = 256;
+/// Largest seat or activation count accepted on a token or key.
+pub const MAX_COUNT: u64 = 1_000_000;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct ParseError {
+    pub message: String,
+}
+
+impl ParseError {
+    pub fn new(message: impl Into<String>) -> Self {
+        ParseError { message: message.into() }
+    }
+}
+
+fn err<T>(message: impl Into<String>) -> Result<T, ParseError> {
+    Err(ParseError::new(message))
+}
+
+// ------------------------------------------------------------------------------------------------
+// Small validated values
+
+/// A partner account name: 1–64 characters of `A-Z a-z 0-9 . _ -`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(transparent)]
+pub struct Account(String);
+
+impl Account {
+    pub fn parse(s: &str) -> Result<Account, ParseError> {
+        let ok_char = |c: char| c.is_ascii_alphanumeric() || c == '.' || c == '_' || c == '-';
+        if s.is_empty() || s.len() > 64 || !s.chars().all(ok_char) {
+            return err(format!(
+                "account {:?} is not a valid name: use 1-64 characters of A-Z a-z 0-9 . _ -",
+                truncate(s, 80)
+            ));
+        }
+        Ok(Account(s.to_string()))
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Account {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+fn truncate(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_string()
+    } else {
+        let mut t: String = s.chars().take(n).collect();
+        t.push('…');
+        t
+    }
+}
+
+/// Parses a business date: exactly `YYYY-MM-DD`, a real calendar day, within the ledger's range.
+pub fn parse_date(s: &str) -> Result<Date, ParseError> {
+    let b = s.as_bytes();
+    let shape_ok = b.len() == 10
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b.iter().enumerate().all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit());
+    if !shape_ok {
+        return err(format!("date {:?} is not YYYY-MM-DD", truncate(s, 40)));
+    }
+    let num = |r: std::ops::Range<usize>| s[r].parse::<u32>().unwrap_or(0);
+    let (y, m, d) = (num(0..4) as i32, num(5..7), num(8..10));
+    let Some(date) = NaiveDate::from_ymd_opt(y, m, d) else {
+        return err(format!("date {s} does not exist in the calendar"));
+    };
+    if date < min_date() || date > max_date() {
+        return err(format!(
+            "date {s} is outside the supported range {} … {}",
+            format_date(min_date()),
+            format_date(max_date())
+        ));
+    }
+    Ok(date)
+}
+
+pub fn min_date() -> Date {
+    NaiveDate::from_ymd_opt(MIN_DATE.0, MIN_DATE.1, MIN_DATE.2).unwrap_or_default()
+}
+
+pub fn max_date() -> Date {
+    NaiveDate::from_ymd_opt(MAX_DATE.0, MAX_DATE.1, MAX_DATE.2).unwrap_or_default()
+}
+
+pub fn format_date(d: Date) -> String {
+    format!("{:04}-{:02}-{:02}", d.year(), d.month(), d.day())
+}
+
+/// Parses an RFC 3339 instant and keeps it to the microsecond (the stored precision).
+pub fn parse_instant(s: &str) -> Result<Instant, ParseError> {
+    let Ok(t) = DateTime::parse_from_rfc3339(s) else {
+        return err(format!(
+            "instant {:?} is not RFC 3339 (for example 2024-03-10T12:00:00Z)",
+            truncate(s, 60)
+        ));
+    };
+    let t = t.with_timezone(&Utc);
+    if t.year() < MIN_DATE.0 || t.year() > 9999 {
+        return err(format!("instant {s} is outside the supported range"));
+    }
+    Ok(truncate_to_micros(t))
+}
+
+pub fn truncate_to_micros(t: Instant) -> Instant {
+    let micros = t.nanosecond() / 1_000 * 1_000;
+    t.with_nanosecond(micros).unwrap_or(t)
+}
+
+/// The stored form of an instant: UTC, always six fraction digits.
+pub fn format_instant(t: Instant) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+fn parse_uuid(s: &str) -> Result<Uuid, ParseError> {
+    // Only the hyphenated 8-4-4-4-12 form, in either case; stored in lower case.
+    let hyphens_ok = s.len() == 36 && [8, 13, 18, 23].iter().all(|&i| s.as_bytes()[i] == b'-');
+    match Uuid::parse_str(s) {
+        Ok(u) if hyphens_ok => Ok(u),
+        _ => err(format!(
+            "id {:?} is not a UUID (8-4-4-4-12 hex digits)",
+            truncate(s, 60)
+        )),
+    }
+}
+
+fn check_text(field: &str, s: &str) -> Result<(), ParseError> {
+    if s.trim().is_empty() {
+        return err(format!("{field} must not be empty"));
+    }
+    if s.chars().count() > MAX_TEXT_LEN {
+        return err(format!("{field} is longer than {MAX_TEXT_LEN} characters"));
+    }
+    if s.chars().any(|c| c.is_control()) {
+        return err(format!("{field} must not contain control characters"));
+    }
+    Ok(())
+}
+
+// ------------------------------------------------------------------------------------------------
+// Enumerations of the domain
+
+macro_rules! name_enum {
+    ($(#[$m:meta])* $name:ident { $($variant:ident = $text:literal),+ $(,)? }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        pub enum $name { $(#[serde(rename = $text)] $variant),+ }
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+            pub fn parse(s: &str) -> Option<$name> {
+                match s { $($text => Some($name::$variant),)+ _ => None }
+            }
+        }
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result { f.write_str(self.as_str()) }
+        }
+    };
+}
+
+name_enum!(
+    /// R3: the offers.
+    Offer {
+        SolutionsPartner = "solutions_partner",
+        LegacyGold = "legacy_gold",
+        LegacySilver = "legacy_silver",
+        ActionPack = "action_pack",
+        LearningActionPack = "learning_action_pack",
+    }
+);
+
+name_enum!(
+    /// R4: the two independent lines.
+    Line { Package = "package", ActionPack = "action_pack" }
+);
+
+impl Offer {
+    /// R4: which line an offer belongs to.
+    pub fn line(self) -> Line {
+        match self {
+            Offer::SolutionsPartner | Offer::LegacyGold | Offer::LegacySilver => Line::Package,
+            Offer::ActionPack | Offer::LearningActionPack => Line::ActionPack,
+        }
+    }
+    pub fn is_legacy(self) -> bool {
+        matches!(self, Offer::LegacyGold | Offer::LegacySilver)
+    }
+}
+
+name_enum!(
+    /// R13: solution areas of the Solutions Partner designations.
+    SolutionArea {
+        AzureInfrastructure = "azure_infrastructure",
+        DataAndAi = "data_and_ai",
+        DigitalAndAppInnovation = "digital_and_app_innovation",
+        BusinessApplications = "business_applications",
+        ModernWork = "modern_work",
+        Security = "security",
+    }
+);
+
+name_enum!(
+    /// R16: benefit types.
+    BenefitType {
+        AzureCredits = "azure_credits",
+        CloudServices = "cloud_services",
+        DeveloperTools = "developer_tools",
+        SupportAndAdvisory = "support_and_advisory",
+        Marketing = "marketing",
+        OnPremisesSoftware = "on_premises_software",
+    }
+);
+
+impl BenefitType {
+    /// The types a `benefit_redeemed` event may name; the others are redeemed by token
+    /// activation (cloud services) or key issue (on-premises software).
+    pub fn is_directly_redeemable(self) -> bool {
+        matches!(
+            self,
+            BenefitType::AzureCredits
+                | BenefitType::DeveloperTools
+                | BenefitType::SupportAndAdvisory
+                | BenefitType::Marketing
+        )
+    }
+}
+
+name_enum!(
+    /// R22: Visual Studio subscription levels.
+    VsLevel { Professional = "professional", Enterprise = "enterprise" }
+);
+
+name_enum!(
+    /// R21: product key kinds.
+    KeyKind { Mak = "mak", Single = "single" }
+);
+
+name_enum!(
+    /// The contract's 15 event types.
+    EventType {
+        MembershipPurchased = "membership_purchased",
+        MembershipRenewed = "membership_renewed",
+        BusinessProfileVerified = "business_profile_verified",
+        DesignationQualified = "designation_qualified",
+        BenefitRedeemed = "benefit_redeemed",
+        TokenIssued = "token_issued",
+        TokenActivated = "token_activated",
+        ReplacementTokenIssued = "replacement_token_issued",
+        ProductKeyIssued = "product_key_issued",
+        ProductKeyActivated = "product_key_activated",
+        VsSubscriptionAssigned = "vs_subscription_assigned",
+        VsSubscriptionActivated = "vs_subscription_activated",
+        VsSubscriptionUnassigned = "vs_subscription_unassigned",
+        AccountsMerged = "accounts_merged",
+        EventVoided = "event_voided",
+    }
+);
+
+// ------------------------------------------------------------------------------------------------
+// Payloads (`data`), strict: unknown fields are rejected by serde.
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Fee {
+    pub amount: String,
+    pub currency: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MembershipData {
+    pub offer: Offer,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fee: Option<Fee>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmptyData {}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DesignationData {
+    pub solution_area: SolutionArea,
+    pub score: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RedemptionData {
+    pub benefit: BenefitType,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offer: Option<Offer>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenIssuedData {
+    pub token: String,
+    pub product: String,
+    pub seats: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offer: Option<Offer>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenActivatedData {
+    pub token: String,
+    pub tenant: String,
+    pub seats: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReplacementData {
+    pub token: String,
+    pub replacement: String,
+    /// Kept as text: a reason other than the two of R20 is a rule rejection (R20), not a
+    /// malformed line.
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyIssuedData {
+    pub key: String,
+    pub product: String,
+    pub activations: u64,
+    pub kind: KeyKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offer: Option<Offer>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyActivatedData {
+    pub key: String,
+    pub machine: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hardware_changed: Option<bool>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VsAssignedData {
+    pub subscription: String,
+    pub level: VsLevel,
+    pub user: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offer: Option<Offer>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VsSubscriptionData {
+    pub subscription: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MergeData {
+    pub absorbed: Account,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VoidData {
+    pub event: Uuid,
+    pub reason: String,
+}
+
+impl<'de> Deserialize<'de> for Account {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Account::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+/// The typed payload of an event: its `type` and `data` together.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Body {
+    MembershipPurchased(MembershipData),
+    MembershipRenewed(MembershipData),
+    BusinessProfileVerified,
+    DesignationQualified(DesignationData),
+    BenefitRedeemed(RedemptionData),
+    TokenIssued(TokenIssuedData),
+    TokenActivated(TokenActivatedData),
+    ReplacementTokenIssued(ReplacementData),
+    ProductKeyIssued(KeyIssuedData),
+    ProductKeyActivated(KeyActivatedData),
+    VsSubscriptionAssigned(VsAssignedData),
+    VsSubscriptionActivated(VsSubscriptionData),
+    VsSubscriptionUnassigned(VsSubscriptionData),
+    AccountsMerged(MergeData),
+    EventVoided(VoidData),
+}
+
+impl Body {
+    pub fn event_type(&self) -> EventType {
+        match self {
+            Body::MembershipPurchased(_) => EventType::MembershipPurchased,
+            Body::MembershipRenewed(_) => EventType::MembershipRenewed,
+            Body::BusinessProfileVerified => EventType::BusinessProfileVerified,
+            Body::DesignationQualified(_) => EventType::DesignationQualified,
+            Body::BenefitRedeemed(_) => EventType::BenefitRedeemed,
+            Body::TokenIssued(_) => EventType::TokenIssued,
+            Body::TokenActivated(_) => EventType::TokenActivated,
+            Body::ReplacementTokenIssued(_) => EventType::ReplacementTokenIssued,
+            Body::ProductKeyIssued(_) => EventType::ProductKeyIssued,
+            Body::ProductKeyActivated(_) => EventType::ProductKeyActivated,
+            Body::VsSubscriptionAssigned(_) => EventType::VsSubscriptionAssigned,
+            Body::VsSubscriptionActivated(_) => EventType::VsSubscriptionActivated,
+            Body::VsSubscriptionUnassigned(_) => EventType::VsSubscriptionUnassigned,
+            Body::AccountsMerged(_) => EventType::AccountsMerged,
+            Body::EventVoided(_) => EventType::EventVoided,
+        }
+    }
+
+    /// Parses `data` for a given type; absent `data` reads as `{}`.
+    pub fn parse(kind: EventType, data: Value) -> Result<Body, ParseError> {
+        fn typed<T: serde::de::DeserializeOwned>(data: Value) -> Result<T, ParseError> {
+            let data = strip_nulls(data)?;
+            serde_json::from_value(data).map_err(|e| ParseError::new(format!("data: {e}")))
+        }
+        let body = match kind {
+            EventType::MembershipPurchased => Body::MembershipPurchased(typed(data)?),
+            EventType::MembershipRenewed => Body::MembershipRenewed(typed(data)?),
+            EventType::BusinessProfileVerified => {
+                let _: EmptyData = typed(data)?;
+                Body::BusinessProfileVerified
+            }
+            EventType::DesignationQualified => Body::DesignationQualified(typed(data)?),
+            EventType::BenefitRedeemed => Body::BenefitRedeemed(typed(data)?),
+            EventType::TokenIssued => Body::TokenIssued(typed(data)?),
+            EventType::TokenActivated => Body::TokenActivated(typed(data)?),
+            EventType::ReplacementTokenIssued => Body::ReplacementTokenIssued(typed(data)?),
+            EventType::ProductKeyIssued => Body::ProductKeyIssued(typed(data)?),
+            EventType::ProductKeyActivated => Body::ProductKeyActivated(typed(data)?),
+            EventType::VsSubscriptionAssigned => Body::VsSubscriptionAssigned(typed(data)?),
+            EventType::VsSubscriptionActivated => Body::VsSubscriptionActivated(typed(data)?),
+            EventType::VsSubscriptionUnassigned => Body::VsSubscriptionUnassigned(typed(data)?),
+            EventType::AccountsMerged => Body::AccountsMerged(typed(data)?),
+            EventType::EventVoided => Body::EventVoided(typed(data)?),
+        };
+        body.check_values()?;
+        Ok(body)
+    }
+
+    /// Checks on values that the type system does not carry: text lengths, counts, the fee.
+    fn check_values(&self) -> Result<(), ParseError> {
+        let count = |field: &str, n: u64, rule: &str| -> Result<(), ParseError> {
+            if n == 0 || n > MAX_COUNT {
+                return err(format!("{rule}: data.{field} must be between 1 and {MAX_COUNT}, not {n}"));
+            }
+            Ok(())
+        };
+        match self {
+            Body::MembershipPurchased(m) | Body::MembershipRenewed(m) => {
+                if let Some(fee) = &m.fee {
+                    check_fee(fee)?;
+                }
+            }
+            Body::BusinessProfileVerified | Body::AccountsMerged(_) => {}
+            Body::DesignationQualified(d) => {
+                if d.score > 100 {
+                    return err(format!("R13: data.score is out of 0-100: {}", d.score));
+                }
+            }
+            Body::BenefitRedeemed(r) => {
+                if !r.benefit.is_directly_redeemable() {
+                    return err(format!(
+                        "R16: {} is not redeemed with benefit_redeemed (cloud_services: token_activated; on_premises_software: product_key_issued); use azure_credits, developer_tools, support_and_advisory or marketing",
+                        r.benefit
+                    ));
+                }
+            }
+            Body::TokenIssued(t) => {
+                check_text("data.token", &t.token)?;
+                check_text("data.product", &t.product)?;
+                count("seats", t.seats, "R19")?;
+            }
+            Body::TokenActivated(t) => {
+                check_text("data.token", &t.token)?;
+                check_text("data.tenant", &t.tenant)?;
+                count("seats", t.seats, "R19")?;
+            }
+            Body::ReplacementTokenIssued(r) => {
+                check_text("data.token", &r.token)?;
+                check_text("data.replacement", &r.replacement)?;
+                check_text("data.reason", &r.reason)?;
+            }
+            Body::ProductKeyIssued(k) => {
+                check_text("data.key", &k.key)?;
+                check_text("data.product", &k.product)?;
+                count("activations", k.activations, "R21")?;
+            }
+            Body::ProductKeyActivated(k) => {
+                check_text("data.key", &k.key)?;
+                check_text("data.machine", &k.machine)?;
+            }
+            Body::VsSubscriptionAssigned(v) => {
+                check_text("data.subscription", &v.subscription)?;
+                check_text("data.user", &v.user)?;
+                check_email(&v.user)?;
+            }
+            Body::VsSubscriptionActivated(v) | Body::VsSubscriptionUnassigned(v) => {
+                check_text("data.subscription", &v.subscription)?;
+            }
+            Body::EventVoided(v) => check_text("data.reason", &v.reason)?,
+        }
+        Ok(())
+    }
+
+    /// `data` in its stored form: as given, less optional fields that were absent or null.
+    pub fn data_value(&self) -> Value {
+        let v = match self {
+            Body::MembershipPurchased(m) | Body::MembershipRenewed(m) => serde_json::to_value(m),
+            Body::BusinessProfileVerified => Ok(Value::Object(Map::new())),
+            Body::DesignationQualified(d) => serde_json::to_value(d),
+            Body::BenefitRedeemed(r) => serde_json::to_value(r),
+            Body::TokenIssued(t) => serde_json::to_value(t),
+            Body::TokenActivated(t) => serde_json::to_value(t),
+            Body::ReplacementTokenIssued(r) => serde_json::to_value(r),
+            Body::ProductKeyIssued(k) => serde_json::to_value(k),
+            Body::ProductKeyActivated(k) => serde_json::to_value(k),
+            Body::VsSubscriptionAssigned(v) => serde_json::to_value(v),
+            Body::VsSubscriptionActivated(v) | Body::VsSubscriptionUnassigned(v) => {
+                serde_json::to_value(v)
+            }
+            Body::AccountsMerged(m) => serde_json::to_value(m),
+            Body::EventVoided(v) => serde_json::to_value(v),
+        };
+        // Serialising these plain structs cannot fail; an empty object is the safe fallback.
+        v.unwrap_or_else(|_| Value::Object(Map::new()))
+    }
+
+    /// The offer an event names to pick a term (benefit, token, key, subscription events).
+    pub fn chosen_offer(&self) -> Option<Offer> {
+        match self {
+            Body::BenefitRedeemed(r) => r.offer,
+            Body::TokenIssued(t) => t.offer,
+            Body::ProductKeyIssued(k) => k.offer,
+            Body::VsSubscriptionAssigned(v) => v.offer,
+            _ => None,
+        }
+    }
+}
+
+fn check_fee(fee: &Fee) -> Result<(), ParseError> {
+    let (int, frac) = fee.amount.split_once('.').unwrap_or((&fee.amount, ""));
+    let amount_ok = !int.is_empty()
+        && int.len() <= 15
+        && int.bytes().all(|b| b.is_ascii_digit())
+        && frac.len() <= 6
+        && frac.bytes().all(|b| b.is_ascii_digit())
+        && (frac.is_empty() == !fee.amount.contains('.'));
+    if !amount_ok {
+        return err(format!(
+            "data.fee.amount {:?} is not a decimal amount such as \"4730.00\"",
+            truncate(&fee.amount, 40)
+        ));
+    }
+    if fee.currency.len() != 3 || !fee.currency.bytes().all(|b| b.is_ascii_uppercase()) {
+        return err(format!(
+            "data.fee.currency {:?} is not an ISO 4217 code such as \"USD\"",
+            truncate(&fee.currency, 40)
+        ));
+    }
+    Ok(())
+}
+
+fn check_email(user: &str) -> Result<(), ParseError> {
+    let ok = match user.split_once('@') {
+        Some((local, domain)) => {
+            !local.is_empty()
+                && !domain.is_empty()
+                && !domain.contains('@')
+                && !user.chars().any(char::is_whitespace)
+        }
+        None => false,
+    };
+    if !ok {
+        return err(format!(
+            "R22: data.user {:?} is not an e-mail address; a subscription is assigned to one named user",
+            truncate(user, 60)
+        ));
+    }
+    Ok(())
+}
+
+/// Drops object members whose value is null (the contract treats null as absent), one level
+/// down too (`fee`). Rejects a `data` that is not an object.
+fn strip_nulls(data: Value) -> Result<Value, ParseError> {
+    match data {
+        Value::Object(map) => Ok(Value::Object(
+            map.into_iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| match v {
+                    Value::Object(inner) => {
+                        (k, Value::Object(inner.into_iter().filter(|(_, v)| !v.is_null()).collect()))
+                    }
+                    other => (k, other),
+                })
+                .collect(),
+        )),
+        other => err(format!("data must be a JSON object, not {}", json_kind(&other))),
+    }
+}
+
+fn json_kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+// ------------------------------------------------------------------------------------------------
+// The event
+
+/// One event as the ledger knows it: identity, stream, business date, recording instant, body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    pub id: Uuid,
+    pub account: Account,
+    pub date: Date,
+    pub recorded_at: Instant,
+    pub body: Body,
+}
+
+impl Event {
+    pub fn event_type(&self) -> EventType {
+        self.body.event_type()
+    }
+
+    /// Idempotency (contract): the same account, type, date and data, and the same recording
+    /// instant where the new line gives one.
+    pub fn same_content(&self, other: &Event, other_gave_recorded_at: bool) -> bool {
+        self.account == other.account
+            && self.date == other.date
+            && self.body == other.body
+            && (!other_gave_recorded_at || self.recorded_at == other.recorded_at)
+    }
+}
+
+/// A parsed input line, before the ledger assigns what is missing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InputEvent {
+    pub id: Option<Uuid>,
+    pub account: Account,
+    pub date: Date,
+    pub recorded_at: Option<Instant>,
+    pub expected_version: Option<u64>,
+    pub body: Body,
+    /// Present when the line is in the stored form (a `log` export being restored).
+    pub stored: Option<StoredCheck>,
+}
+
+/// The stored-form fields of an input line; each must equal what the ledger assigns.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StoredCheck {
+    pub seq: Option<u64>,
+    pub version: Option<u64>,
+    pub prev_hash: Option<String>,
+    pub hash: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLine {
+    id: Option<String>,
+    account: String,
+    #[serde(rename = "type")]
+    kind: String,
+    date: String,
+    recorded_at: Option<String>,
+    expected_version: Option<u64>,
+    data: Option<Value>,
+    seq: Option<u64>,
+    version: Option<u64>,
+    prev_hash: Option<String>,
+    hash: Option<String>,
+}
+
+impl InputEvent {
+    /// Parses one input line (JSON object) strictly.
+    pub fn parse_line(line: &str) -> Result<InputEvent, ParseError> {
+        let raw: RawLine = match serde_json::from_str(line) {
+            Ok(raw) => raw,
+            Err(e) => return err(describe_json_error(line, &e)),
+        };
+        let kind = EventType::parse(&raw.kind).ok_or_else(|| {
+            ParseError::new(format!(
+                "unknown type {:?}; the types are {}",
+                truncate(&raw.kind, 60),
+                EventType::ALL.iter().map(|t| t.as_str()).collect::<Vec<_>>().join(", ")
+            ))
+        })?;
+        let account = Account::parse(&raw.account)?;
+        let date = parse_date(&raw.date)?;
+        let id = raw.id.as_deref().map(parse_uuid).transpose()?;
+        let recorded_at = raw.recorded_at.as_deref().map(parse_instant).transpose()?;
+        let body = Body::parse(kind, raw.data.unwrap_or_else(|| Value::Object(Map::new())))?;
+        let stored = if raw.seq.is_some()
+            || raw.version.is_some()
+            || raw.prev_hash.is_some()
+            || raw.hash.is_some()
+        {
+            Some(StoredCheck {
+                seq: raw.seq,
+                version: raw.version,
+                prev_hash: raw.prev_hash,
+                hash: raw.hash,
+            })
+        } else {
+            None
+        };
+        Ok(InputEvent {
+            id,
+            account,
+            date,
+            recorded_at,
+            expected_version: raw.expected_version,
+            body,
+            stored,
+        })
+    }
+}
+
+fn describe_json_error(line: &str, e: &serde_json::Error) -> String {
+    use serde_json::error::Category;
+    match e.classify() {
+        Category::Syntax | Category::Eof => format!("not valid JSON: {e}"),
+        Category::Data => {
+            if line.trim_start().starts_with('{') {
+                format!("not a valid event: {e}")
+            } else {
+                "not a JSON object: each line must be one event object".to_string()
+            }
+        }
+        Category::Io => format!("could not read: {e}"),
+    }
+}
+
+// ------------------------------------------------------------------------------------------------
+// The stored form and the hash chain
+
+/// A SHA-256 digest.
+pub type Hash = [u8; 32];
+pub const ZERO_HASH: Hash = [0u8; 32];
+
+pub fn hex(h: &Hash) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(64);
+    for b in h {
+        s.push(DIGITS[(b >> 4) as usize] as char);
+        s.push(DIGITS[(b & 15) as usize] as char);
+    }
+    s
+}
+
+pub fn parse_hex(s: &str) -> Option<Hash> {
+    if s.len() != 64 {
+        return None;
+    }
+    let mut h = [0u8; 32];
+    for (i, chunk) in s.as_bytes().chunks(2).enumerate() {
+        let digit = |c: u8| match c {
+            b'0'..=b'9' => Some(c - b'0'),
+            b'a'..=b'f' => Some(c - b'a' + 10),
+            _ => None,
+        };
+        h[i] = digit(chunk[0])? << 4 | digit(chunk[1])?;
+    }
+    Some(h)
+}
+
+/// An event as stored: its global position, its position in the account, and its chain link.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredEvent {
+    pub seq: u64,
+    pub version: u64,
+    pub event: Event,
+    pub prev_hash: Hash,
+    pub hash: Hash,
+}
+
+impl StoredEvent {
+    /// Seals an event at a position: computes its hash from the previous one.
+    pub fn seal(seq: u64, version: u64, event: Event, prev_hash: Hash) -> StoredEvent {
+        let hash = chain_hash(&prev_hash, &canonical_body(seq, version, &event));
+        StoredEvent { seq, version, event, prev_hash, hash }
+    }
+
+    /// The hash this event should have, recomputed from its content and `prev_hash`.
+    pub fn expected_hash(&self) -> Hash {
+        chain_hash(&self.prev_hash, &canonical_body(self.seq, self.version, &self.event))
+    }
+
+    /// The exact stored line (canonical JSON, no trailing newline).
+    pub fn to_line(&self) -> String {
+        let mut map = body_map(self.seq, self.version, &self.event);
+        map.insert("prev_hash".into(), Value::String(hex(&self.prev_hash)));
+        map.insert("hash".into(), Value::String(hex(&self.hash)));
+        Value::Object(map).to_string()
+    }
+
+    /// Reads a stored line back. Exact: the line must be the canonical form of what it holds.
+    pub fn from_line(line: &str) -> Result<StoredEvent, ParseError> {
+        let input = InputEvent::parse_line(line)?;
+        let stored = input.stored.clone().unwrap_or_default();
+        let (Some(seq), Some(version), Some(prev), Some(hash), Some(id), Some(recorded_at)) = (
+            stored.seq,
+            stored.version,
+            stored.prev_hash.as_deref().and_then(parse_hex),
+            stored.hash.as_deref().and_then(parse_hex),
+            input.id,
+            input.recorded_at,
+        ) else {
+            return err("stored event lacks seq, version, id, recorded_at or its hashes");
+        };
+        let event = Event {
+            id,
+            account: input.account,
+            date: input.date,
+            recorded_at,
+            body: input.body,
+        };
+        Ok(StoredEvent { seq, version, event, prev_hash: prev, hash })
+    }
+}
+
+fn body_map(seq: u64, version: u64, e: &Event) -> Map<String, Value> {
+    let mut map = Map::new();
+    map.insert("account".into(), Value::String(e.account.as_str().to_string()));
+    map.insert("data".into(), e.body.data_value());
+    map.insert("date".into(), Value::String(format_date(e.date)));
+    map.insert("id".into(), Value::String(e.id.to_string()));
+    map.insert("recorded_at".into(), Value::String(format_instant(e.recorded_at)));
+    map.insert("seq".into(), Value::from(seq));
+    map.insert("type".into(), Value::String(e.event_type().as_str().to_string()));
+    map.insert("version".into(), Value::from(version));
+    map
+}
+
+/// The stored event without `prev_hash` and `hash`, as canonical JSON (RFC 8785: keys sorted,
+/// no whitespace). serde_json's map is ordered by key and all our numbers are integers, so its
+/// compact output is canonical.
+pub fn canonical_body(seq: u64, version: u64, e: &Event) -> String {
+    Value::Object(body_map(seq, version, e)).to_string()
+}
+
+/// hash = SHA-256(hex(prev_hash) ‖ canonical stored event without the hashes).
+pub fn chain_hash(prev: &Hash, canonical: &str) -> Hash {
+    let mut h = Sha256::new();
+    h.update(hex(prev).as_bytes());
+    h.update(canonical.as_bytes());
+    h.finalize().into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(body: &str) -> String {
+        format!(
+            r#"{{"id":"7f3c2a9e-5b1d-4c6e-9a8f-0b1c2d3e4f50","account":"contoso","type":"membership_purchased","date":"2021-09-01","recorded_at":"2021-09-01T10:00:00Z",{body}}}"#
+        )
+    }
+
+    #[test]
+    fn parses_the_contract_example() {
+        let e = InputEvent::parse_line(&line(r#""expected_version":0,"data":{"offer":"action_pack"}"#))
+            .expect("valid");
+        assert_eq!(e.expected_version, Some(0));
+        assert_eq!(
+            e.body,
+            Body::MembershipPurchased(MembershipData { offer: Offer::ActionPack, fee: None })
+        );
+    }
+
+    #[test]
+    fn rejects_unknown_data_field_and_bad_dates() {
+        assert!(InputEvent::parse_line(&line(r#""data":{"offer":"action_pack","x":1}"#)).is_err());
+        for bad in ["2023-02-30", "2023-2-03", "20230203", "0000-01-01", "2023-02-03T00:00:00Z"] {
+            assert!(parse_date(bad).is_err(), "{bad}");
+        }
+        assert!(parse_date("2024-02-29").is_ok());
+    }
+
+    #[test]
+    fn account_names_are_checked() {
+        assert!(Account::parse("graphic-shape.studio").is_ok());
+        for bad in ["", "has space", "å", &"a".repeat(65)] {
+            assert!(Account::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn stored_line_round_trips_and_is_canonical() {
+        let input =
+            InputEvent::parse_line(&line(r#""data":{"offer":"action_pack","fee":null}"#)).expect("ok");
+        let event = Event {
+            id: input.id.expect("id"),
+            account: input.account,
+            date: input.date,
+            recorded_at: input.recorded_at.expect("at"),
+            body: input.body,
+        };
+        let s = StoredEvent::seal(1, 1, event, ZERO_HASH);
+        let text = s.to_line();
+        assert!(text.starts_with(r#"{"account":"contoso","data":{"offer":"action_pack"},"date":"2021-09-01","hash":""#));
+        assert!(text.contains(r#""recorded_at":"2021-09-01T10:00:00.000000Z""#));
+        let back = StoredEvent::from_line(&text).expect("round trip");
+        assert_eq!(back, s);
+        assert_eq!(back.expected_hash(), s.hash);
+    }
+}

@@ -1,0 +1,13 @@
+//! partner-ledger: an event-sourced, bitemporal ledger of partner-program memberships and
+//! their benefits.
+//!
+//! - [`event`]: the contract's event model, strict parsing, the stored form and hash chain.
+//! - [`domain`]: the pure core: calendar, catalog, the rules R1–R30 and the fold into state.
+//! - [`store`]: where sealed events live (sled on disk, or memory).
+//! - [`ledger`]: the append pipeline (identity, idempotency, concurrency, validation, sealing)
+//!   and the queries, on top of a store.
+#![deny(clippy::unwrap_used, clippy::expect_used)]
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
+
+pub mod event;
+pub mod store;

@@ -1,0 +1,1 @@
+//! In-memory store (stub; being written).

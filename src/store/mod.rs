@@ -1,0 +1,103 @@
+//! Where stored events live. The [`Store`] trait is the whole interface the rest of the program
+//! uses; [`sled_store::SledStore`] (the default, on disk) and [`memory::MemoryStore`] (what-if
+//! replays and tests) implement it. sled-specific code lives only in `sled_store.rs`.
+//!
+//! A store keeps *sealed* events ([`StoredEvent`]: seq, version and hash already assigned by the
+//! ledger layer). It checks them on the way in (seq = head + 1, version = account's + 1,
+//! prev_hash = head hash, hash recomputed) and never changes or deletes a committed event.
+//!
+//! **Architecture invariant:** no rule of rules.md is known here; the store knows order,
+//! identity, durability and integrity, nothing about memberships.
+
+pub mod memory;
+pub mod sled_store;
+
+use crate::event::{Account, Hash, Instant, StoredEvent, ZERO_HASH};
+use uuid::Uuid;
+
+/// The committed end of the log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Head {
+    /// Last committed seq (0 when empty).
+    pub seq: u64,
+    /// Hash of the last committed event (64 zero bits when empty).
+    pub hash: Hash,
+    /// Latest `recorded_at` in the ledger (None when empty). Never goes backwards.
+    pub recorded_at: Option<Instant>,
+}
+
+impl Head {
+    pub const EMPTY: Head = Head { seq: 0, hash: ZERO_HASH, recorded_at: None };
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Another process holds the store (after the bounded wait).
+    #[error("the store {path} is in use by another process (waited {waited_ms} ms); try again when it finishes")]
+    Locked { path: String, waited_ms: u64 },
+    /// The storage engine failed (I/O error, disk full, damaged files).
+    #[error("the store {path} cannot be used: {message}")]
+    Engine { path: String, message: String },
+    /// What is stored does not decode or does not hold together.
+    #[error("the store {path} is damaged at seq {seq}: {message}; run `partner-ledger verify`")]
+    Corrupt { path: String, seq: u64, message: String },
+    /// A caller handed the store a batch that does not continue the log (a bug upstream).
+    #[error("batch does not continue the log: {0}")]
+    Sequence(String),
+}
+
+/// What `verify` found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifyReport {
+    /// Events checked.
+    pub events: u64,
+    /// The first problem, if any: the first bad seq and what is wrong there.
+    pub first_bad: Option<(u64, String)>,
+}
+
+/// Called now and then with (done, total) during long work.
+pub type Progress<'a> = &'a mut dyn FnMut(u64, u64);
+
+/// The store interface. Every method takes `&self`; implementations serialise appends inside.
+pub trait Store {
+    /// The committed head.
+    fn head(&self) -> Result<Head, StoreError>;
+
+    /// Committed events with seq >= `from_seq`, in seq order, handed to `visit` one at a time
+    /// (streaming: never the whole log in memory). `visit` returns false to stop early.
+    fn scan(
+        &self,
+        from_seq: u64,
+        visit: &mut dyn FnMut(StoredEvent) -> bool,
+    ) -> Result<(), StoreError>;
+
+    /// Every committed event that concerns `account`, in seq order: the account's own events
+    /// and, in addition, every `accounts_merged` event (recorded on another account) that
+    /// absorbed it, so that a fold of the returned events knows the account was merged away.
+    fn account_events(&self, account: &Account) -> Result<Vec<StoredEvent>, StoreError>;
+
+    /// The account's own version (number of its own events; 0 when none).
+    fn account_version(&self, account: &Account) -> Result<u64, StoreError>;
+
+    /// Every account that has events of its own, sorted.
+    fn accounts(&self) -> Result<Vec<Account>, StoreError>;
+
+    /// The committed event with this id, if any.
+    fn get_by_id(&self, id: &Uuid) -> Result<Option<StoredEvent>, StoreError>;
+
+    /// Starts an all-or-nothing append. Pushed events are invisible to readers until `commit`
+    /// returns Ok, and `commit` returns only once they are durable. Dropping the batch, or a
+    /// crash at any point before commit returns, leaves the store as it was.
+    fn begin(&self) -> Result<Box<dyn AppendBatch + '_>, StoreError>;
+
+    /// Checks the hash chain and every index against the events; names the first bad seq.
+    fn verify(&self, progress: Progress<'_>) -> Result<VerifyReport, StoreError>;
+}
+
+/// An append in progress. Events must continue the log: seq = previous + 1, version = the
+/// account's previous + 1, prev_hash = previous hash.
+pub trait AppendBatch {
+    fn push(&mut self, event: StoredEvent) -> Result<(), StoreError>;
+    /// Makes everything pushed visible and durable, atomically. Returns the new head.
+    fn commit(self: Box<Self>) -> Result<Head, StoreError>;
+}

@@ -1,0 +1,1 @@
+//! sled store (stub; being written).
