@@ -11,3 +11,11 @@
 
 pub mod event;
 pub mod store;
+pub mod cli;
+pub mod domain;
+pub mod gen;
+pub mod input;
+pub mod ledger;
+pub mod queries;
+pub mod render;
+pub mod report;

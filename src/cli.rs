@@ -1,0 +1,513 @@
+//! The command line: arguments (clap), the store and the clock at the edge, human and JSON
+//! output, and exit codes (0 success, 1 rejected input or failed check, 2 usage error).
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, Result};
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::domain::view::StateView;
+use crate::domain::Catalog;
+use crate::event::{parse_date, parse_instant, Account, Date};
+use crate::input::EventLines;
+use crate::ledger::{Ledger, LedgerError, SourcedLine};
+use crate::store::memory::MemoryStore;
+use crate::store::sled_store::SledStore;
+use crate::store::{Store, StoreError};
+use crate::{queries, report};
+
+/// Exit code for rejected input, a failed check or an unusable store.
+pub const EXIT_REJECTED: i32 = 1;
+/// Exit code for a usage error.
+pub const EXIT_USAGE: i32 = 2;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "partner-ledger",
+    version,
+    about = "An event-sourced, bitemporal ledger of partner-program memberships and their benefits",
+    long_about = "An event-sourced, bitemporal ledger of partner-program memberships and their benefits.\n\nEvery purchase, renewal, profile check, designation, redemption, token, key, Visual Studio assignment and merge is appended as an immutable, hash-chained event; queries replay the events to say what an account had on any date, and what the ledger believed on any earlier instant (--known-at).",
+    after_help = "Exit codes: 0 success, 1 rejected input or failed check, 2 usage error.\nRules are cited by their number in rules.md (R1-R30)."
+)]
+pub struct Cli {
+    /// The store (a directory, created on first use)
+    #[arg(long, global = true, env = "PARTNER_LEDGER_DB", default_value = "./partner-ledger.db")]
+    pub db: PathBuf,
+
+    /// A catalog file replacing the embedded one (R30)
+    #[arg(long, global = true, value_name = "FILE")]
+    pub catalog: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Append events (JSON Lines) from files or standard input ('-'); all or nothing
+    Append {
+        /// Files of events, or '-' for standard input
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+    },
+    /// An account's state on a date, optionally as the ledger knew it at an instant
+    State {
+        account: String,
+        /// Business date, YYYY-MM-DD
+        #[arg(long, value_name = "DATE")]
+        as_of: String,
+        /// Only events recorded at or before this RFC 3339 instant count (voids included)
+        #[arg(long, value_name = "INSTANT")]
+        known_at: Option<String>,
+        /// Machine output (the contract's state shape)
+        #[arg(long)]
+        json: bool,
+    },
+    /// An account's events in business-date order, with what each changed
+    History {
+        account: String,
+        #[arg(long, value_name = "DATE")]
+        from: Option<String>,
+        #[arg(long, value_name = "DATE")]
+        to: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// What changed in an account's state between two dates
+    Diff {
+        account: String,
+        #[arg(long, value_name = "DATE")]
+        from: String,
+        #[arg(long, value_name = "DATE")]
+        to: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Deadlines across all accounts, soonest first
+    Upcoming {
+        /// Business date to look from (default: today, UTC)
+        #[arg(long, value_name = "DATE")]
+        as_of: Option<String>,
+        /// How many days ahead
+        #[arg(long, value_name = "DAYS", default_value_t = 30)]
+        within: u32,
+        #[arg(long)]
+        json: bool,
+    },
+    /// One row per account with its lines' status and counts
+    Report {
+        #[arg(long, value_name = "DATE")]
+        as_of: String,
+        #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
+        format: ReportFormat,
+        /// Same as --format json
+        #[arg(long)]
+        json: bool,
+    },
+    /// What-if: fold the files' events in memory (on top of the stored ledger with
+    /// --with-ledger) and print the account's state; writes nothing
+    Replay {
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+        #[arg(long)]
+        account: String,
+        #[arg(long, value_name = "DATE")]
+        as_of: String,
+        /// Start from the stored ledger instead of an empty one
+        #[arg(long)]
+        with_ledger: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Stored events in seq order as JSON Lines (an export that `append` restores)
+    Log {
+        /// First seq to print
+        #[arg(long, value_name = "N", default_value_t = 1)]
+        from_seq: u64,
+    },
+    /// Check the hash chain and every index; name the first bad seq
+    Verify {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write a synthetic, valid ledger (JSON Lines) for benchmarks
+    Gen {
+        #[arg(long)]
+        accounts: u64,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Years of history
+        #[arg(long, default_value_t = 3)]
+        years: u32,
+    },
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReportFormat {
+    Table,
+    Csv,
+    Json,
+}
+
+/// A failure that ends the command: its exit code and the lines already printed or to print.
+#[derive(Debug)]
+pub struct Exit {
+    pub code: i32,
+    pub message: Option<String>,
+}
+
+impl Exit {
+    fn usage(message: impl Into<String>) -> Exit {
+        Exit { code: EXIT_USAGE, message: Some(message.into()) }
+    }
+    fn rejected(message: impl Into<String>) -> Exit {
+        Exit { code: EXIT_REJECTED, message: Some(message.into()) }
+    }
+    fn silent(code: i32) -> Exit {
+        Exit { code, message: None }
+    }
+}
+
+impl From<anyhow::Error> for Exit {
+    fn from(e: anyhow::Error) -> Exit {
+        Exit::rejected(format!("{e:#}"))
+    }
+}
+
+impl From<StoreError> for Exit {
+    fn from(e: StoreError) -> Exit {
+        Exit::rejected(e.to_string())
+    }
+}
+
+impl From<LedgerError> for Exit {
+    fn from(e: LedgerError) -> Exit {
+        Exit::rejected(e.to_string())
+    }
+}
+
+/// Runs one command line; the caller prints `Exit::message` as `error: …` and exits.
+pub fn run(cli: Cli) -> Result<(), Exit> {
+    let catalog = load_catalog(cli.catalog.as_deref())?;
+    match cli.command {
+        Command::Append { files } => {
+            let store = open_store(&cli.db)?;
+            append(&store, catalog, &files)
+        }
+        Command::State { account, as_of, known_at, json } => {
+            let account = parse_account(&account)?;
+            let as_of = parse_date_arg("--as-of", &as_of)?;
+            let known_at = known_at
+                .map(|k| parse_instant(&k).map(|i| (i, k.clone())).map_err(|e| Exit::usage(format!("--known-at: {e}"))))
+                .transpose()?;
+            let store = open_store(&cli.db)?;
+            let ledger = Ledger::new(&store, catalog);
+            let view = ledger.state(&account, as_of, known_at)?;
+            print_state(&view, json)
+        }
+        Command::Replay { files, account, as_of, with_ledger, json } => {
+            let account = parse_account(&account)?;
+            let as_of = parse_date_arg("--as-of", &as_of)?;
+            let memory = MemoryStore::new();
+            let sled;
+            let store: &dyn Store = if with_ledger {
+                sled = open_store(&cli.db)?;
+                &sled
+            } else {
+                &memory
+            };
+            let ledger = Ledger::new(store, catalog);
+            let lines = read_inputs(&files)?;
+            match ledger.replay(lines.into_iter(), now(), &account, as_of)? {
+                Ok(view) => print_state(&view, json),
+                Err(errors) => Err(print_rejections(&errors, "replayed")),
+            }
+        }
+        Command::Log { from_seq } => {
+            let store = open_store(&cli.db)?;
+            log(&store, from_seq)
+        }
+        Command::Verify { json } => {
+            let store = open_store(&cli.db)?;
+            verify(&store, json)
+        }
+        Command::History { account, from, to, json } => {
+            let account = parse_account(&account)?;
+            let from = from.map(|d| parse_date_arg("--from", &d)).transpose()?;
+            let to = to.map(|d| parse_date_arg("--to", &d)).transpose()?;
+            let store = open_store(&cli.db)?;
+            let ledger = Ledger::new(&store, catalog);
+            queries::history(&ledger, &account, from, to, json)
+        }
+        Command::Diff { account, from, to, json } => {
+            let account = parse_account(&account)?;
+            let from = parse_date_arg("--from", &from)?;
+            let to = parse_date_arg("--to", &to)?;
+            let store = open_store(&cli.db)?;
+            let ledger = Ledger::new(&store, catalog);
+            queries::diff(&ledger, &account, from, to, json)
+        }
+        Command::Upcoming { as_of, within, json } => {
+            let as_of = match as_of {
+                Some(d) => parse_date_arg("--as-of", &d)?,
+                None => now().date_naive(),
+            };
+            let store = open_store(&cli.db)?;
+            let ledger = Ledger::new(&store, catalog);
+            queries::upcoming(&ledger, as_of, within, json)
+        }
+        Command::Report { as_of, format, json } => {
+            let as_of = parse_date_arg("--as-of", &as_of)?;
+            let format = if json { ReportFormat::Json } else { format };
+            let store = open_store(&cli.db)?;
+            let ledger = Ledger::new(&store, catalog);
+            report::report(&ledger, as_of, format)
+        }
+        Command::Gen { accounts, seed, years } => crate::gen::run(accounts, seed, years, &catalog),
+    }
+}
+
+fn now() -> crate::event::Instant {
+    crate::event::truncate_to_micros(chrono::Utc::now())
+}
+
+fn load_catalog(path: Option<&Path>) -> Result<Catalog, Exit> {
+    let Some(path) = path else { return Ok(Catalog::default_catalog()) };
+    let mut text = String::new();
+    File::open(path)
+        .and_then(|f| f.take(crate::domain::catalog::MAX_CATALOG_BYTES as u64 + 1).read_to_string(&mut text))
+        .map_err(|e| Exit::usage(format!("--catalog {}: {e}", path.display())))?;
+    Catalog::parse(&text).map_err(|e| Exit::usage(format!("--catalog {}: {e}", path.display())))
+}
+
+pub fn open_store(path: &Path) -> Result<SledStore, Exit> {
+    SledStore::open(path).map_err(Exit::from)
+}
+
+fn parse_account(s: &str) -> Result<Account, Exit> {
+    Account::parse(s).map_err(|e| Exit::usage(e.to_string()))
+}
+
+pub fn parse_date_arg(flag: &str, s: &str) -> Result<Date, Exit> {
+    parse_date(s).map_err(|e| Exit::usage(format!("{flag}: {e}")))
+}
+
+/// Opens every input ('-' is standard input) as a stream of numbered, parsed lines.
+fn read_inputs(files: &[PathBuf]) -> Result<Vec<SourcedLine>, Exit> {
+    let mut out = Vec::new();
+    for_each_input(files, &mut |line| {
+        out.push(line);
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+fn for_each_input(files: &[PathBuf], f: &mut dyn FnMut(SourcedLine) -> Result<(), Exit>) -> Result<(), Exit> {
+    let several = files.len() > 1;
+    for path in files {
+        let label = several.then(|| path.display().to_string());
+        let reader: Box<dyn BufRead> = if path.as_os_str() == "-" {
+            Box::new(BufReader::with_capacity(1 << 16, io::stdin()))
+        } else {
+            let file = File::open(path).map_err(|e| Exit::usage(format!("cannot open {}: {e}", path.display())))?;
+            Box::new(BufReader::with_capacity(1 << 16, file))
+        };
+        for line in EventLines::new(reader) {
+            f(SourcedLine { source: label.clone(), line })?;
+        }
+    }
+    Ok(())
+}
+
+fn append(store: &SledStore, catalog: Catalog, files: &[PathBuf]) -> Result<(), Exit> {
+    let ledger = Ledger::new(store, catalog);
+    let total_bytes: u64 = files
+        .iter()
+        .filter(|p| p.as_os_str() != "-")
+        .filter_map(|p| std::fs::metadata(p).ok())
+        .map(|m| m.len())
+        .sum();
+    let bar = progress_bar(total_bytes);
+    let several = files.len() > 1;
+    // Inputs are read lazily: a large import never sits whole in memory as text.
+    let mut readers = Vec::new();
+    for path in files {
+        let label = several.then(|| path.display().to_string());
+        let reader: Box<dyn BufRead> = if path.as_os_str() == "-" {
+            Box::new(BufReader::with_capacity(1 << 16, io::stdin()))
+        } else {
+            let file = File::open(path).map_err(|e| Exit::usage(format!("cannot open {}: {e}", path.display())))?;
+            Box::new(BufReader::with_capacity(1 << 16, file))
+        };
+        readers.push((label, reader));
+    }
+    let lines = readers.into_iter().flat_map(|(label, reader)| {
+        EventLines::new(reader).map(move |line| SourcedLine { source: label.clone(), line })
+    });
+    let mut on_progress = |n: u64| {
+        if let Some(bar) = &bar {
+            bar.set_message(format!("{n} events checked"));
+            bar.set_position(n);
+        }
+    };
+    let result = ledger.append(lines, now(), &mut on_progress)?;
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    match result {
+        Ok(report) => {
+            let mut out = io::stdout().lock();
+            let present = report.already_present.len();
+            let line = match (report.first_seq, report.last_seq) {
+                (Some(a), Some(b)) => format!("appended {} event{} (seq {a}..{b})", report.appended, plural(report.appended)),
+                _ => "appended 0 events".to_string(),
+            };
+            let present_note = if present > 0 {
+                let seqs: Vec<u64> = report.already_present.iter().map(|(_, s)| *s).collect();
+                let (lo, hi) = (seqs.iter().min().copied().unwrap_or(0), seqs.iter().max().copied().unwrap_or(0));
+                format!("; {present} already in the ledger with the same content (seq {lo}..{hi}), left unchanged")
+            } else {
+                String::new()
+            };
+            let _ = writeln!(out, "{line}{present_note}");
+            Ok(())
+        }
+        Err(errors) => Err(print_rejections(&errors, "appended")),
+    }
+}
+
+fn progress_bar(total_bytes: u64) -> Option<indicatif::ProgressBar> {
+    // Progress only on a terminal, and only for inputs large enough to wait for.
+    if !io::stderr().is_terminal() || total_bytes < 8 * 1024 * 1024 {
+        return None;
+    }
+    let events_estimate = total_bytes / 250;
+    let bar = indicatif::ProgressBar::new(events_estimate);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:40} {pos}/~{len} events {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    Some(bar)
+}
+
+fn plural(n: u64) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
+fn print_rejections(errors: &[crate::ledger::LineError], verb: &str) -> Exit {
+    let mut err = io::stderr().lock();
+    for e in errors {
+        let _ = writeln!(err, "error: {e}");
+    }
+    let _ = writeln!(
+        err,
+        "error: {} event{} rejected; nothing was {verb}",
+        errors.len(),
+        plural(errors.len() as u64)
+    );
+    Exit::silent(EXIT_REJECTED)
+}
+
+fn print_state(view: &StateView, json: bool) -> Result<(), Exit> {
+    let text = if json {
+        serde_json::to_string_pretty(view).map_err(|e| Exit::rejected(e.to_string()))? + "\n"
+    } else {
+        crate::render::state(view)
+    };
+    write_stdout(&text)
+}
+
+/// Writes to stdout; a closed pipe (`| head`) is a normal end.
+pub fn write_stdout(text: &str) -> Result<(), Exit> {
+    let mut out = io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(Exit::rejected(format!("cannot write output: {e}"))),
+    }
+}
+
+fn log(store: &SledStore, from_seq: u64) -> Result<(), Exit> {
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::with_capacity(1 << 16, stdout.lock());
+    let mut write_error: Option<io::Error> = None;
+    store.scan(from_seq.max(1), &mut |e| match writeln!(out, "{}", e.to_line()) {
+        Ok(()) => true,
+        Err(err) => {
+            write_error = Some(err);
+            false
+        }
+    })?;
+    let flushed = out.flush();
+    match write_error.or(flushed.err()) {
+        None => Ok(()),
+        Some(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+        Some(e) => Err(Exit::rejected(format!("cannot write output: {e}"))),
+    }
+}
+
+fn verify(store: &SledStore, json: bool) -> Result<(), Exit> {
+    let head = store.head()?;
+    let bar = progress_bar(head.seq.saturating_mul(250));
+    let report = store.verify(&mut |done, _total| {
+        if let Some(bar) = &bar {
+            bar.set_position(done);
+        }
+    })?;
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    if json {
+        let value = serde_json::json!({
+            "events": report.events,
+            "ok": report.first_bad.is_none(),
+            "first_bad_seq": report.first_bad.as_ref().map(|(s, _)| *s),
+            "problem": report.first_bad.as_ref().map(|(_, m)| m.clone()),
+            "head_hash": crate::event::hex(&head.hash),
+        });
+        write_stdout(&format!("{value}\n"))?;
+    }
+    match report.first_bad {
+        None => {
+            if !json {
+                write_stdout(&format!(
+                    "ok: {} event{} verified; hash chain and indexes intact (head seq {}, hash {})\n",
+                    report.events,
+                    plural(report.events),
+                    head.seq,
+                    crate::event::hex(&head.hash)
+                ))?;
+            }
+            Ok(())
+        }
+        Some((seq, message)) => Err(Exit::rejected(format!("verify: first bad seq {seq}: {message}"))),
+    }
+}
+
+impl From<Exit> for anyhow::Error {
+    fn from(e: Exit) -> anyhow::Error {
+        anyhow::anyhow!(e.message.unwrap_or_default())
+    }
+}
+
+/// Reads a whole small file (a catalog, a replay input) with a size limit.
+pub fn read_limited(path: &Path, limit: u64) -> Result<String> {
+    let mut text = String::new();
+    File::open(path)
+        .with_context(|| format!("cannot open {}", path.display()))?
+        .take(limit)
+        .read_to_string(&mut text)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    Ok(text)
+}
+
+#[allow(dead_code)]
+fn store_error_is_locked(e: &StoreError) -> bool {
+    matches!(e, StoreError::Locked { .. })
+}

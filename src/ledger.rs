@@ -1,0 +1,600 @@
+//! The ledger: the append pipeline and the queries, on top of a [`Store`] and the pure domain.
+//!
+//! Append, per input line: parse (strict) → identity (id given or made) → idempotency by id →
+//! `recorded_at` never backwards → `expected_version` → stored-form fields must match →
+//! rules (the domain fold, R1–R30, with back-dated events re-validating the whole history,
+//! R29) → seal (seq, version, hash chain) → stage in the store's batch. One call commits all
+//! or nothing; after a rejected event the rest is checked as if it were absent.
+
+use std::collections::{BTreeSet, HashMap, VecDeque};
+
+use uuid::Uuid;
+
+use crate::domain::state::{fold, prepare_stream, Context, Mode, Rejection, State, StreamMap, Violation};
+use crate::domain::view::{project, StateView};
+use crate::domain::Catalog;
+use crate::event::{
+    format_date, format_instant, hex, Account, Body, Date, Event, EventType, Hash, InputEvent, Instant,
+    StoredEvent,
+};
+use crate::input::InputLine;
+use crate::store::{AppendBatch, Head, Store, StoreError};
+
+/// Most events one account may hold; beyond it an append is rejected with a clear error.
+pub const MAX_EVENTS_PER_ACCOUNT: usize = 2_000_000;
+
+/// Why one input line was not appended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineError {
+    /// Which input (file name) when there are several.
+    pub source: Option<String>,
+    /// Line number within that input, from 1.
+    pub line: u64,
+    /// Type, account and date, when the line parsed.
+    pub event: Option<(EventType, Account, Date)>,
+    /// The rule broken, when one applies.
+    pub rule: Option<u8>,
+    pub message: String,
+}
+
+impl std::fmt::Display for LineError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some(source) = &self.source {
+            write!(f, "{source}: ")?;
+        }
+        match &self.event {
+            Some((t, a, d)) => write!(f, "event {} ({t}, {a}, {}): {}", self.line, format_date(*d), self.message),
+            None => write!(f, "line {}: {}", self.line, self.message),
+        }
+    }
+}
+
+/// What a successful append did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AppendReport {
+    /// Events newly stored.
+    pub appended: u64,
+    /// seq range of the new events.
+    pub first_seq: Option<u64>,
+    pub last_seq: Option<u64>,
+    /// Lines that were already in the ledger (same id, same content): (line, existing seq).
+    pub already_present: Vec<(u64, u64)>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LedgerError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// An input line with the name of the input it came from.
+pub struct SourcedLine {
+    pub source: Option<String>,
+    pub line: InputLine,
+}
+
+/// The ledger over one store and one catalog.
+pub struct Ledger<'s> {
+    store: &'s dyn Store,
+    catalog: Catalog,
+}
+
+impl<'s> Ledger<'s> {
+    pub fn new(store: &'s dyn Store, catalog: Catalog) -> Ledger<'s> {
+        Ledger { store, catalog }
+    }
+
+    pub fn store(&self) -> &'s dyn Store {
+        self.store
+    }
+
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
+    /// Appends all lines or none. `now` is the clock reading used for lines without
+    /// `recorded_at`. Returns the per-line errors when anything is rejected.
+    pub fn append(
+        &self,
+        lines: impl Iterator<Item = SourcedLine>,
+        now: Instant,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<Result<AppendReport, Vec<LineError>>, LedgerError> {
+        let batch = self.store.begin()?;
+        let mut session = Session::new(self.store, &self.catalog, Some(batch))?;
+        let errors = session.ingest(lines, now, progress)?;
+        if !errors.is_empty() {
+            return Ok(Err(errors)); // the batch is dropped: nothing written
+        }
+        let report = session.report.clone();
+        if let Some(batch) = session.batch.take() {
+            if report.appended > 0 {
+                batch.commit()?;
+            }
+        }
+        Ok(Ok(report))
+    }
+
+    /// What-if: validates `lines` on top of the stored ledger (or an empty one, when the store
+    /// is a fresh memory store) and returns the state of `account` on `as_of`. Writes nothing.
+    pub fn replay(
+        &self,
+        lines: impl Iterator<Item = SourcedLine>,
+        now: Instant,
+        account: &Account,
+        as_of: Date,
+    ) -> Result<Result<StateView, Vec<LineError>>, LedgerError> {
+        let mut session = Session::new(self.store, &self.catalog, None)?;
+        let errors = session.ingest(lines, now, &mut |_| {})?;
+        if !errors.is_empty() {
+            return Ok(Err(errors));
+        }
+        let raw = session.closure_of(std::slice::from_ref(account), false)?;
+        Ok(Ok(view_from_raw(&raw, account, &self.catalog, as_of, None, None)))
+    }
+
+    /// The account's state on `as_of`, counting only events recorded at or before `known_at`.
+    pub fn state(
+        &self,
+        account: &Account,
+        as_of: Date,
+        known_at: Option<(Instant, String)>,
+    ) -> Result<StateView, LedgerError> {
+        let raw = self.raw_closure(account)?;
+        let (instant, text) = known_at.map_or((None, None), |(i, t)| (Some(i), Some(t)));
+        Ok(view_from_raw(&raw, account, &self.catalog, as_of, instant, text))
+    }
+
+    /// The folded state (not projected) on `as_of`, for callers that derive more from it.
+    pub fn folded(&self, account: &Account, as_of: Option<Date>, known_at: Option<Instant>) -> Result<State, LedgerError> {
+        let raw = self.raw_closure(account)?;
+        Ok(fold_from_raw(&raw, account, &self.catalog, as_of, known_at))
+    }
+
+    /// Raw streams of `account` and, recursively, of the accounts it absorbed.
+    pub fn raw_closure(&self, account: &Account) -> Result<StreamMap, LedgerError> {
+        let mut raw = StreamMap::new();
+        let mut queue = VecDeque::from([account.clone()]);
+        while let Some(a) = queue.pop_front() {
+            if raw.contains_key(&a) || raw.len() > crate::domain::state::MAX_MERGE_DEPTH * 8 {
+                continue;
+            }
+            let events = self.store.account_events(&a)?;
+            for e in &events {
+                if let Body::AccountsMerged(m) = &e.event.body {
+                    if e.event.account == a {
+                        queue.push_back(m.absorbed.clone());
+                    }
+                }
+            }
+            raw.insert(a, events);
+        }
+        Ok(raw)
+    }
+}
+
+/// Folds `account` from raw streams, in Project mode (queries never fail on stored events).
+pub fn fold_from_raw(
+    raw: &StreamMap,
+    account: &Account,
+    catalog: &Catalog,
+    as_of: Option<Date>,
+    known_at: Option<Instant>,
+) -> State {
+    let streams: StreamMap = raw
+        .iter()
+        .map(|(a, events)| (a.clone(), prepare_stream(events, known_at, as_of)))
+        .collect();
+    let ctx = Context::new(&streams, catalog, Mode::Project);
+    fold(account, &ctx).unwrap_or_else(|_| State::new(account.clone()))
+}
+
+fn view_from_raw(
+    raw: &StreamMap,
+    account: &Account,
+    catalog: &Catalog,
+    as_of: Date,
+    known_at: Option<Instant>,
+    known_at_text: Option<String>,
+) -> StateView {
+    let state = fold_from_raw(raw, account, catalog, Some(as_of), known_at);
+    project(&state, as_of, known_at_text)
+}
+
+// ------------------------------------------------------------------------------------------------
+// The append session
+
+enum Outcome {
+    Appended,
+    /// Already in the ledger with the same content, at this seq.
+    Present(u64),
+    Rejected(Option<u8>, String),
+}
+
+struct Session<'a> {
+    store: &'a dyn Store,
+    catalog: &'a Catalog,
+    batch: Option<Box<dyn AppendBatch + 'a>>,
+    head: Head,
+    /// Raw streams (seq order) of the accounts touched so far: stored events plus accepted
+    /// ones of this session.
+    raw: StreamMap,
+    /// Own-event counts (versions) of accounts touched so far.
+    versions: HashMap<Account, u64>,
+    /// Events accepted in this session, by id: (seq, event, whether recorded_at was given).
+    new_ids: HashMap<Uuid, StoredEvent>,
+    /// Folded states of accounts without merges, valid for `raw` (incremental validation).
+    folded: HashMap<Account, State>,
+    report: AppendReport,
+}
+
+impl<'a> Session<'a> {
+    fn new(store: &'a dyn Store, catalog: &'a Catalog, batch: Option<Box<dyn AppendBatch + 'a>>) -> Result<Self, LedgerError> {
+        // The head is read after `begin`, under the store's writer lock.
+        let head = store.head()?;
+        Ok(Session {
+            store,
+            catalog,
+            batch,
+            head,
+            raw: StreamMap::new(),
+            versions: HashMap::new(),
+            new_ids: HashMap::new(),
+            folded: HashMap::new(),
+            report: AppendReport::default(),
+        })
+    }
+
+    fn ingest(
+        &mut self,
+        lines: impl Iterator<Item = SourcedLine>,
+        now: Instant,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<Vec<LineError>, LedgerError> {
+        let mut errors = Vec::new();
+        for (n, SourcedLine { source, line }) in lines.enumerate() {
+            if n % 4096 == 0 {
+                progress(n as u64);
+            }
+            let fail = |event: Option<(EventType, Account, Date)>, rule: Option<u8>, message: String| LineError {
+                source: source.clone(),
+                line: line.line,
+                event,
+                rule,
+                message,
+            };
+            let input = match line.parsed {
+                Ok(input) => input,
+                Err(e) => {
+                    errors.push(fail(None, None, e.message));
+                    continue;
+                }
+            };
+            let what = Some((input.body.event_type(), input.account.clone(), input.date));
+            match self.accept(input, now)? {
+                Outcome::Appended => {}
+                Outcome::Present(seq) => self.report.already_present.push((line.line, seq)),
+                Outcome::Rejected(rule, message) => errors.push(fail(what, rule, message)),
+            }
+        }
+        Ok(errors)
+    }
+
+    /// One line, checked and, if it passes, staged.
+    fn accept(&mut self, input: InputEvent, now: Instant) -> Result<Outcome, LedgerError> {
+        let id = input.id.unwrap_or_else(Uuid::new_v4);
+        // Idempotency by id: the same content is a no-op reporting the existing seq.
+        if let Some(existing) = self.lookup(&id)? {
+            let candidate = Event {
+                id,
+                account: input.account.clone(),
+                date: input.date,
+                recorded_at: input.recorded_at.unwrap_or(existing.event.recorded_at),
+                body: input.body.clone(),
+            };
+            if existing.event.same_content(&candidate, input.recorded_at.is_some()) {
+                return Ok(Outcome::Present(existing.seq));
+            }
+            return Ok(Outcome::Rejected(
+                None,
+                format!(
+                    "id {id} is already in the ledger (seq {}, {} on {}, {}) with different content; give a new event a new id",
+                    existing.seq,
+                    existing.event.event_type(),
+                    existing.event.account,
+                    format_date(existing.event.date)
+                ),
+            ));
+        }
+        let latest = self.head.recorded_at;
+        let recorded_at = match input.recorded_at {
+            Some(t) => {
+                if let Some(l) = latest.filter(|&l| t < l) {
+                    return Ok(Outcome::Rejected(
+                        None,
+                        format!(
+                            "recorded_at {} is earlier than {} already recorded; the ledger's recording time never goes backwards (omit recorded_at to use now)",
+                            format_instant(t),
+                            format_instant(l)
+                        ),
+                    ));
+                }
+                t
+            }
+            None => latest.map_or(now, |l| l.max(now)),
+        };
+        self.load(&input.account)?;
+        let version = self.versions.get(&input.account).copied().unwrap_or(0);
+        if let Some(expected) = input.expected_version {
+            if expected != version {
+                return Ok(Outcome::Rejected(
+                    None,
+                    format!(
+                        "conflict: expected_version {expected}, but {} is at version {version}; read its history and retry",
+                        input.account
+                    ),
+                ));
+            }
+        }
+        if version as usize >= MAX_EVENTS_PER_ACCOUNT {
+            return Ok(Outcome::Rejected(None, format!("{} holds {MAX_EVENTS_PER_ACCOUNT} events, the most one account may hold", input.account)));
+        }
+        let event = Event { id, account: input.account.clone(), date: input.date, recorded_at, body: input.body.clone() };
+        let sealed = StoredEvent::seal(self.head.seq + 1, version + 1, event, self.head.hash);
+        if let Some(problem) = stored_form_mismatch(&input, &sealed) {
+            return Ok(Outcome::Rejected(None, problem));
+        }
+        if let Err(v) = self.validate(&sealed)? {
+            return Ok(Outcome::Rejected(Some(v.rule), v.to_string()));
+        }
+        self.commit_to_session(sealed)?;
+        Ok(Outcome::Appended)
+    }
+
+    fn lookup(&self, id: &Uuid) -> Result<Option<StoredEvent>, LedgerError> {
+        if let Some(e) = self.new_ids.get(id) {
+            return Ok(Some(e.clone()));
+        }
+        Ok(self.store.get_by_id(id)?)
+    }
+
+    /// Loads the raw stream of `account` (once) and, recursively, every account it is
+    /// connected to by merges.
+    fn load(&mut self, account: &Account) -> Result<(), LedgerError> {
+        let mut queue = VecDeque::from([account.clone()]);
+        while let Some(a) = queue.pop_front() {
+            if self.raw.contains_key(&a) {
+                continue;
+            }
+            let events = self.store.account_events(&a)?;
+            for e in &events {
+                if let Body::AccountsMerged(m) = &e.event.body {
+                    queue.push_back(e.event.account.clone());
+                    queue.push_back(m.absorbed.clone());
+                }
+            }
+            let own = events.iter().filter(|e| e.event.account == a).count() as u64;
+            self.versions.insert(a.clone(), own);
+            self.raw.insert(a, events);
+        }
+        Ok(())
+    }
+
+    fn closure_of(&mut self, accounts: &[Account], _all: bool) -> Result<StreamMap, LedgerError> {
+        for a in accounts {
+            self.load(a)?;
+        }
+        Ok(self.raw.clone())
+    }
+
+    fn has_merges(&self, account: &Account) -> bool {
+        self.raw
+            .get(account)
+            .is_some_and(|s| s.iter().any(|e| matches!(e.event.body, Body::AccountsMerged(_))))
+    }
+
+    /// R29: the event is accepted only if the whole history of its account (and of the
+    /// accounts merged with it) still satisfies every rule with the event folded in at its
+    /// business date.
+    fn validate(&mut self, candidate: &StoredEvent) -> Result<Result<(), Violation>, LedgerError> {
+        let account = candidate.event.account.clone();
+        let simple = !self.has_merges(&account)
+            && !matches!(candidate.event.body, Body::AccountsMerged(_) | Body::EventVoided(_));
+        if simple {
+            if let Some(state) = self.folded.get_mut(&account) {
+                if state.last_applied.is_none_or(|(d, _)| d <= candidate.event.date) {
+                    let empty = StreamMap::new();
+                    let ctx = Context::new(&empty, self.catalog, Mode::Validate);
+                    return Ok(state.apply(candidate, &ctx).map_err(|r| r.violation));
+                }
+            }
+        }
+        if let Body::AccountsMerged(m) = &candidate.event.body {
+            self.load(&m.absorbed)?;
+        }
+        if let Body::EventVoided(v) = &candidate.event.body {
+            if let Err(violation) = self.check_void_target(candidate, v.event)? {
+                return Ok(Err(violation));
+            }
+        }
+        // Candidate raw streams: the event joins its account's stream (and, for a merge,
+        // the absorbed account's).
+        let mut touched = vec![account.clone()];
+        if let Body::AccountsMerged(m) = &candidate.event.body {
+            touched.push(m.absorbed.clone());
+        }
+        let root = self.root_of(&account);
+        let mut raw = self.component(&root);
+        for a in &touched {
+            raw.entry(a.clone()).or_default().push(candidate.clone());
+        }
+        let streams: StreamMap = raw.iter().map(|(a, s)| (a.clone(), prepare_stream(s, None, None))).collect();
+        let ctx = Context::new(&streams, self.catalog, Mode::Validate);
+        match fold(&root, &ctx) {
+            Ok(state) => {
+                if simple && root == account {
+                    self.folded.insert(account, state);
+                } else {
+                    self.folded.remove(&account);
+                }
+                Ok(Ok(()))
+            }
+            Err(rejection) => {
+                self.folded.remove(&account);
+                Ok(Err(blame(candidate, rejection)))
+            }
+        }
+    }
+
+    /// R28: a void targets an earlier event of its own account that is not a void, not
+    /// already voided, and not a merge (R26: irreversible).
+    fn check_void_target(&mut self, void: &StoredEvent, target: Uuid) -> Result<Result<(), Violation>, LedgerError> {
+        let account = &void.event.account;
+        let stream = self.raw.get(account).cloned().unwrap_or_default();
+        let Some(found) = stream.iter().find(|e| e.event.id == target && e.event.account == *account) else {
+            if let Some(elsewhere) = self.lookup(&target)? {
+                return Ok(Err(Violation::new(
+                    28,
+                    format!(
+                        "event {target} belongs to {}; a void is recorded on the voided event's account",
+                        elsewhere.event.account
+                    ),
+                )));
+            }
+            return Ok(Err(Violation::new(28, format!("event {target} is not in the ledger (before this void); only a recorded event can be voided"))));
+        };
+        match &found.event.body {
+            Body::EventVoided(_) => {
+                return Ok(Err(Violation::new(28, format!("event {target} is itself a void; a void cannot be voided"))));
+            }
+            Body::AccountsMerged(_) => {
+                return Ok(Err(Violation::new(26, format!("event {target} is a merge; a merge is irreversible and cannot be voided (R28)"))));
+            }
+            _ => {}
+        }
+        let already = stream.iter().any(|e| matches!(&e.event.body, Body::EventVoided(v) if v.event == target));
+        if already {
+            return Ok(Err(Violation::new(28, format!("event {target} is already voided"))));
+        }
+        Ok(Ok(()))
+    }
+
+    /// The account at the top of `account`'s merge chain (who absorbed it, and so on).
+    fn root_of(&self, account: &Account) -> Account {
+        let mut current = account.clone();
+        let mut seen = BTreeSet::new();
+        while seen.insert(current.clone()) {
+            let absorber = self.raw.get(&current).and_then(|s| {
+                s.iter().find_map(|e| match &e.event.body {
+                    Body::AccountsMerged(m) if m.absorbed == current && e.event.account != current => Some(e.event.account.clone()),
+                    _ => None,
+                })
+            });
+            match absorber {
+                Some(a) => current = a,
+                None => break,
+            }
+        }
+        current
+    }
+
+    /// The raw streams of `root` and every account connected to it.
+    fn component(&self, root: &Account) -> StreamMap {
+        let mut out = StreamMap::new();
+        let mut queue = VecDeque::from([root.clone()]);
+        while let Some(a) = queue.pop_front() {
+            if out.contains_key(&a) {
+                continue;
+            }
+            let Some(events) = self.raw.get(&a) else { continue };
+            for e in events {
+                if let Body::AccountsMerged(m) = &e.event.body {
+                    queue.push_back(e.event.account.clone());
+                    queue.push_back(m.absorbed.clone());
+                }
+            }
+            out.insert(a, events.clone());
+        }
+        out
+    }
+
+    fn commit_to_session(&mut self, sealed: StoredEvent) -> Result<(), LedgerError> {
+        if let Some(batch) = self.batch.as_mut() {
+            batch.push(sealed.clone())?;
+        }
+        let account = sealed.event.account.clone();
+        *self.versions.entry(account.clone()).or_insert(0) += 1;
+        self.raw.entry(account).or_default().push(sealed.clone());
+        if let Body::AccountsMerged(m) = &sealed.event.body {
+            self.raw.entry(m.absorbed.clone()).or_default().push(sealed.clone());
+        }
+        self.head = Head {
+            seq: sealed.seq,
+            hash: sealed.hash,
+            recorded_at: Some(self.head.recorded_at.map_or(sealed.event.recorded_at, |r| r.max(sealed.event.recorded_at))),
+        };
+        self.report.appended += 1;
+        self.report.first_seq.get_or_insert(sealed.seq);
+        self.report.last_seq = Some(sealed.seq);
+        self.new_ids.insert(sealed.event.id, sealed);
+        Ok(())
+    }
+}
+
+/// R29 (R28 for voids): a fold failed at `rejection`; say whether the candidate itself broke
+/// a rule or made an already-recorded event invalid, naming that event.
+fn blame(candidate: &StoredEvent, rejection: Rejection) -> Violation {
+    if rejection.seq == candidate.seq {
+        return rejection.violation;
+    }
+    let broken = format!(
+        "event {} ({}, {}, {})",
+        rejection.id,
+        rejection.event_type,
+        rejection.account,
+        format_date(rejection.date)
+    );
+    match &candidate.event.body {
+        Body::EventVoided(v) => Violation::new(
+            28,
+            format!("voiding {} would leave {broken} breaking {}", v.event, rejection.violation),
+        ),
+        _ => Violation::new(
+            29,
+            format!(
+                "folded in at {}, this event would make the already-recorded {broken} invalid: {}",
+                format_date(candidate.event.date),
+                rejection.violation
+            ),
+        ),
+    }
+}
+
+/// A line in the stored form must carry exactly what the ledger assigns.
+fn stored_form_mismatch(input: &InputEvent, sealed: &StoredEvent) -> Option<String> {
+    let check = input.stored.as_ref()?;
+    let mismatch = |field: &str, given: String, assigned: String| {
+        Some(format!("{field} is {given} but the ledger assigns {assigned}; a stored-form line restores only into the position it was exported from"))
+    };
+    if let Some(seq) = check.seq.filter(|&s| s != sealed.seq) {
+        return mismatch("seq", seq.to_string(), sealed.seq.to_string());
+    }
+    if let Some(v) = check.version.filter(|&v| v != sealed.version) {
+        return mismatch("version", v.to_string(), sealed.version.to_string());
+    }
+    if let Some(p) = check.prev_hash.as_ref().filter(|p| **p != hex(&sealed.prev_hash)) {
+        return mismatch("prev_hash", p.clone(), hex(&sealed.prev_hash));
+    }
+    if let Some(h) = check.hash.as_ref().filter(|h| **h != hex(&sealed.hash)) {
+        return mismatch("hash", h.clone(), hex(&sealed.hash));
+    }
+    if input.recorded_at.is_none() && check.hash.is_some() {
+        return Some("a stored-form line must carry its recorded_at".to_string());
+    }
+    None
+}
+
+/// The hash type re-exported for callers that print heads.
+pub type ChainHash = Hash;
