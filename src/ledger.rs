@@ -428,6 +428,11 @@ impl<'a> Session<'a> {
         let root = self.root_of(&account);
         let mut raw = self.component(&root);
         for a in &touched {
+            for (other, events) in self.component(a) {
+                raw.entry(other).or_insert(events);
+            }
+        }
+        for a in &touched {
             raw.entry(a.clone()).or_default().push(candidate.clone());
         }
         let streams: StreamMap = raw.iter().map(|(a, s)| (a.clone(), prepare_stream(s, None, None))).collect();

@@ -397,6 +397,7 @@ impl State {
         let own = ev.account == self.account;
         if let Body::AccountsMerged(m) = &ev.body {
             if own {
+                self.check_not_merged_away(e).map_err(|v| Rejection::at(e, v))?;
                 self.absorb(e, &m.absorbed, ctx)?;
             } else if m.absorbed == self.account {
                 self.be_absorbed(e).map_err(|v| Rejection::at(e, v))?;
@@ -748,7 +749,7 @@ impl State {
             .max_by_key(|t| t.start);
         match latest {
             None => format!(
-                "no membership started on or before {}{line_note} provides {b}; buy an offer that does",
+                "no membership started on or before {}{line_note} provides {b} (benefits are provided from a term's start, R5); buy an offer that does",
                 format_date(d)
             ),
             Some(t) if t.unlocked(b).is_some() && d <= t.redeem_deadline() => format!(
@@ -773,6 +774,23 @@ impl State {
         }
     }
 
+    /// The rule a redemption of `b` on `d` broke when no term could take it: R16 when no
+    /// term provides the type, R5 when the providing terms start later, else R17.
+    fn no_redeemable_term(&self, d: Date, b: BenefitType, offer: Option<Offer>) -> Violation {
+        let providing: Vec<&Term> = self.terms.iter().filter(|t| t.provides(b)).collect();
+        if providing.is_empty() {
+            return Violation::new(16, self.no_term_for(d, b, offer));
+        }
+        if providing.iter().all(|t| t.start > d) {
+            let first = providing.iter().map(|t| t.start).min().unwrap_or(d);
+            return Violation::new(
+                5,
+                format!("{b} is provided from the term's start on {}; a redemption dated {} comes before it (R17)", format_date(first), format_date(d)),
+            );
+        }
+        Violation::new(17, self.no_term_for(d, b, offer))
+    }
+
     /// R17, R18, R23: a redemption unlocks a provided, unredeemed benefit on or before the
     /// term's activate-by while the term has access.
     fn redeem(&mut self, d: Date, b: BenefitType, offer: Option<Offer>) -> Result<(), Violation> {
@@ -780,8 +798,7 @@ impl State {
             t.provides(b) && t.unlocked(b).is_none() && t.start <= d && d <= t.redeem_deadline()
         });
         let Some(i) = pick else {
-            let rule = if self.terms.iter().any(|t| t.provides(b) && t.start <= d) { 17 } else { 16 };
-            return Err(Violation::new(rule, self.no_term_for(d, b, offer)));
+            return Err(self.no_redeemable_term(d, b, offer));
         };
         if let Some(t) = self.terms.get_mut(i) {
             t.unlock(b, d);
