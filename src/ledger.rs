@@ -603,3 +603,8 @@ fn stored_form_mismatch(input: &InputEvent, sealed: &StoredEvent) -> Option<Stri
 
 /// The hash type re-exported for callers that print heads.
 pub type ChainHash = Hash;
+
+/// The numbered lines of a JSON Lines text (for tests, replays and embedding).
+pub fn lines_from_text(text: &str) -> impl Iterator<Item = SourcedLine> + '_ {
+    crate::input::EventLines::new(text.as_bytes()).map(|line| SourcedLine { source: None, line })
+}
