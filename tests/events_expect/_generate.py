@@ -245,17 +245,18 @@ f.add(f.verify(A, "2023-06-01"), f.buy(A, S1, AP),
       f.activate_key(A, "2023-09-02", "K-PI-1", "host-02", hardware_changed=False),
       f.activate_key(A, "2023-09-03", "K-PI-3", "pc-1"),
       f.verify(A, "2024-06-10"), f.renew(A, S2, AP),
-      f.key(A, "2024-07-01", "K-PI-4", 3, product="SQL Server 2022 Standard"),
-      f.activate_key(A, "2024-07-02", "K-PI-4", "sql-01"))
+      # issued after the old term's activate-by (2024-07-15), so that only the new term can take it (R23)
+      f.key(A, "2024-07-20", "K-PI-4", 3, product="SQL Server 2022 Standard"),
+      f.activate_key(A, "2024-07-21", "K-PI-4", "sql-01"))
 f.query(A, "2023-09-03", {"product_keys": ex([
     key_("K-PI-1", kind="mak", activations_total=5, activations_used=3, activations_remaining=2, status="usable"),
     key_("K-PI-2", kind="single", activations_total=1, activations_used=1, activations_remaining=0, status="exhausted"),
     key_("K-PI-3", kind="mak", activations_total=2, activations_used=2, activations_remaining=0, status="exhausted")]),
     "benefits": [ben(AP, S1, "on_premises_software", "redeemed", unlocked="2023-06-20", expires=None)]})
-f.query(A, "2024-07-02", {"memberships": ex([mem(AP, "active", S2)]), "obligations": ex([]),
+f.query(A, "2024-07-21", {"memberships": ex([mem(AP, "active", S2)]), "obligations": ex([]),
                           "product_keys": [key_("K-PI-1", status="usable"),
                                            key_("K-PI-4", activations_used=1, activations_remaining=2, status="usable")],
-                          "benefits": [ben(AP, S2, "on_premises_software", "redeemed", unlocked="2024-07-01", expires=None)]})
+                          "benefits": [ben(AP, S2, "on_premises_software", "redeemed", unlocked="2024-07-20", expires=None)]})
 
 # ------------------------------------------------------------------ 08
 f = EventsFile("08-vs-subscriptions-reassignment")
