@@ -33,7 +33,12 @@ pub const EXIT_USAGE: i32 = 2;
 )]
 pub struct Cli {
     /// The store (a directory, created on first use)
-    #[arg(long, global = true, env = "PARTNER_LEDGER_DB", default_value = "./partner-ledger.db")]
+    #[arg(
+        long,
+        global = true,
+        env = "PARTNER_LEDGER_DB",
+        default_value = "./partner-ledger.db"
+    )]
     pub db: PathBuf,
 
     /// A catalog file replacing the embedded one (R30)
@@ -160,13 +165,22 @@ pub struct Exit {
 
 impl Exit {
     fn usage(message: impl Into<String>) -> Exit {
-        Exit { code: EXIT_USAGE, message: Some(message.into()) }
+        Exit {
+            code: EXIT_USAGE,
+            message: Some(message.into()),
+        }
     }
     fn rejected(message: impl Into<String>) -> Exit {
-        Exit { code: EXIT_REJECTED, message: Some(message.into()) }
+        Exit {
+            code: EXIT_REJECTED,
+            message: Some(message.into()),
+        }
     }
     fn silent(code: i32) -> Exit {
-        Exit { code, message: None }
+        Exit {
+            code,
+            message: None,
+        }
     }
 }
 
@@ -196,18 +210,33 @@ pub fn run(cli: Cli) -> Result<(), Exit> {
             let store = open_store(&cli.db)?;
             append(&store, catalog, &files)
         }
-        Command::State { account, as_of, known_at, json } => {
+        Command::State {
+            account,
+            as_of,
+            known_at,
+            json,
+        } => {
             let account = parse_account(&account)?;
             let as_of = parse_date_arg("--as-of", &as_of)?;
             let known_at = known_at
-                .map(|k| parse_instant(&k).map(|i| (i, k.clone())).map_err(|e| Exit::usage(format!("--known-at: {e}"))))
+                .map(|k| {
+                    parse_instant(&k)
+                        .map(|i| (i, k.clone()))
+                        .map_err(|e| Exit::usage(format!("--known-at: {e}")))
+                })
                 .transpose()?;
             let store = open_store(&cli.db)?;
             let ledger = Ledger::new(&store, catalog);
             let view = ledger.state(&account, as_of, known_at)?;
             print_state(&view, json)
         }
-        Command::Replay { files, account, as_of, with_ledger, json } => {
+        Command::Replay {
+            files,
+            account,
+            as_of,
+            with_ledger,
+            json,
+        } => {
             let account = parse_account(&account)?;
             let as_of = parse_date_arg("--as-of", &as_of)?;
             let memory = MemoryStore::new();
@@ -233,7 +262,12 @@ pub fn run(cli: Cli) -> Result<(), Exit> {
             let store = open_store(&cli.db)?;
             verify(&store, json)
         }
-        Command::History { account, from, to, json } => {
+        Command::History {
+            account,
+            from,
+            to,
+            json,
+        } => {
             let account = parse_account(&account)?;
             let from = from.map(|d| parse_date_arg("--from", &d)).transpose()?;
             let to = to.map(|d| parse_date_arg("--to", &d)).transpose()?;
@@ -241,7 +275,12 @@ pub fn run(cli: Cli) -> Result<(), Exit> {
             let ledger = Ledger::new(&store, catalog);
             queries::history(&ledger, &account, from, to, json)
         }
-        Command::Diff { account, from, to, json } => {
+        Command::Diff {
+            account,
+            from,
+            to,
+            json,
+        } => {
             let account = parse_account(&account)?;
             let from = parse_date_arg("--from", &from)?;
             let to = parse_date_arg("--to", &to)?;
@@ -249,7 +288,11 @@ pub fn run(cli: Cli) -> Result<(), Exit> {
             let ledger = Ledger::new(&store, catalog);
             queries::diff(&ledger, &account, from, to, json)
         }
-        Command::Upcoming { as_of, within, json } => {
+        Command::Upcoming {
+            as_of,
+            within,
+            json,
+        } => {
             let as_of = match as_of {
                 Some(d) => parse_date_arg("--as-of", &d)?,
                 None => now().date_naive(),
@@ -258,14 +301,22 @@ pub fn run(cli: Cli) -> Result<(), Exit> {
             let ledger = Ledger::new(&store, catalog);
             queries::upcoming(&ledger, as_of, within, json)
         }
-        Command::Report { as_of, format, json } => {
+        Command::Report {
+            as_of,
+            format,
+            json,
+        } => {
             let as_of = parse_date_arg("--as-of", &as_of)?;
             let format = if json { ReportFormat::Json } else { format };
             let store = open_store(&cli.db)?;
             let ledger = Ledger::new(&store, catalog);
             report::report(&ledger, as_of, format)
         }
-        Command::Gen { accounts, seed, years } => crate::gen::run(accounts, seed, years, &catalog),
+        Command::Gen {
+            accounts,
+            seed,
+            years,
+        } => crate::gen::run(accounts, seed, years, &catalog),
     }
 }
 
@@ -274,10 +325,15 @@ fn now() -> crate::event::Instant {
 }
 
 fn load_catalog(path: Option<&Path>) -> Result<Catalog, Exit> {
-    let Some(path) = path else { return Ok(Catalog::default_catalog()) };
+    let Some(path) = path else {
+        return Ok(Catalog::default_catalog());
+    };
     let mut text = String::new();
     File::open(path)
-        .and_then(|f| f.take(crate::domain::catalog::MAX_CATALOG_BYTES as u64 + 1).read_to_string(&mut text))
+        .and_then(|f| {
+            f.take(crate::domain::catalog::MAX_CATALOG_BYTES as u64 + 1)
+                .read_to_string(&mut text)
+        })
         .map_err(|e| Exit::usage(format!("--catalog {}: {e}", path.display())))?;
     Catalog::parse(&text).map_err(|e| Exit::usage(format!("--catalog {}: {e}", path.display())))
 }
@@ -304,18 +360,25 @@ fn read_inputs(files: &[PathBuf]) -> Result<Vec<SourcedLine>, Exit> {
     Ok(out)
 }
 
-fn for_each_input(files: &[PathBuf], f: &mut dyn FnMut(SourcedLine) -> Result<(), Exit>) -> Result<(), Exit> {
+fn for_each_input(
+    files: &[PathBuf],
+    f: &mut dyn FnMut(SourcedLine) -> Result<(), Exit>,
+) -> Result<(), Exit> {
     let several = files.len() > 1;
     for path in files {
         let label = several.then(|| path.display().to_string());
         let reader: Box<dyn BufRead> = if path.as_os_str() == "-" {
             Box::new(BufReader::with_capacity(1 << 16, io::stdin()))
         } else {
-            let file = File::open(path).map_err(|e| Exit::usage(format!("cannot open {}: {e}", path.display())))?;
+            let file = File::open(path)
+                .map_err(|e| Exit::usage(format!("cannot open {}: {e}", path.display())))?;
             Box::new(BufReader::with_capacity(1 << 16, file))
         };
         for line in EventLines::new(reader) {
-            f(SourcedLine { source: label.clone(), line })?;
+            f(SourcedLine {
+                source: label.clone(),
+                line,
+            })?;
         }
     }
     Ok(())
@@ -338,13 +401,17 @@ fn append(store: &SledStore, catalog: Catalog, files: &[PathBuf]) -> Result<(), 
         let reader: Box<dyn BufRead> = if path.as_os_str() == "-" {
             Box::new(BufReader::with_capacity(1 << 16, io::stdin()))
         } else {
-            let file = File::open(path).map_err(|e| Exit::usage(format!("cannot open {}: {e}", path.display())))?;
+            let file = File::open(path)
+                .map_err(|e| Exit::usage(format!("cannot open {}: {e}", path.display())))?;
             Box::new(BufReader::with_capacity(1 << 16, file))
         };
         readers.push((label, reader));
     }
     let lines = readers.into_iter().flat_map(|(label, reader)| {
-        EventLines::new(reader).map(move |line| SourcedLine { source: label.clone(), line })
+        EventLines::new(reader).map(move |line| SourcedLine {
+            source: label.clone(),
+            line,
+        })
     });
     let mut on_progress = |n: u64| {
         if let Some(bar) = &bar {
@@ -361,12 +428,19 @@ fn append(store: &SledStore, catalog: Catalog, files: &[PathBuf]) -> Result<(), 
             let mut out = io::stdout().lock();
             let present = report.already_present.len();
             let line = match (report.first_seq, report.last_seq) {
-                (Some(a), Some(b)) => format!("appended {} event{} (seq {a}..{b})", report.appended, plural(report.appended)),
+                (Some(a), Some(b)) => format!(
+                    "appended {} event{} (seq {a}..{b})",
+                    report.appended,
+                    plural(report.appended)
+                ),
                 _ => "appended 0 events".to_string(),
             };
             let present_note = if present > 0 {
                 let seqs: Vec<u64> = report.already_present.iter().map(|(_, s)| *s).collect();
-                let (lo, hi) = (seqs.iter().min().copied().unwrap_or(0), seqs.iter().max().copied().unwrap_or(0));
+                let (lo, hi) = (
+                    seqs.iter().min().copied().unwrap_or(0),
+                    seqs.iter().max().copied().unwrap_or(0),
+                );
                 format!("; {present} already in the ledger with the same content (seq {lo}..{hi}), left unchanged")
             } else {
                 String::new()
@@ -386,8 +460,10 @@ fn progress_bar(total_bytes: u64) -> Option<indicatif::ProgressBar> {
     let events_estimate = total_bytes / 250;
     let bar = indicatif::ProgressBar::new(events_estimate);
     bar.set_style(
-        indicatif::ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:40} {pos}/~{len} events {msg}")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        indicatif::ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {bar:40} {pos}/~{len} events {msg}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     Some(bar)
 }
@@ -437,13 +513,16 @@ fn log(store: &SledStore, from_seq: u64) -> Result<(), Exit> {
     let stdout = io::stdout();
     let mut out = io::BufWriter::with_capacity(1 << 16, stdout.lock());
     let mut write_error: Option<io::Error> = None;
-    store.scan(from_seq.max(1), &mut |e| match writeln!(out, "{}", e.to_line()) {
-        Ok(()) => true,
-        Err(err) => {
-            write_error = Some(err);
-            false
-        }
-    })?;
+    store.scan(
+        from_seq.max(1),
+        &mut |e| match writeln!(out, "{}", e.to_line()) {
+            Ok(()) => true,
+            Err(err) => {
+                write_error = Some(err);
+                false
+            }
+        },
+    )?;
     let flushed = out.flush();
     match write_error.or(flushed.err()) {
         None => Ok(()),
@@ -486,7 +565,9 @@ fn verify(store: &SledStore, json: bool) -> Result<(), Exit> {
             }
             Ok(())
         }
-        Some((seq, message)) => Err(Exit::rejected(format!("verify: first bad seq {seq}: {message}"))),
+        Some((seq, message)) => Err(Exit::rejected(format!(
+            "verify: first bad seq {seq}: {message}"
+        ))),
     }
 }
 

@@ -35,7 +35,9 @@ pub struct ParseError {
 
 impl ParseError {
     pub fn new(message: impl Into<String>) -> Self {
-        ParseError { message: message.into() }
+        ParseError {
+            message: message.into(),
+        }
     }
 }
 
@@ -89,7 +91,9 @@ pub fn parse_date(s: &str) -> Result<Date, ParseError> {
     let shape_ok = b.len() == 10
         && b[4] == b'-'
         && b[7] == b'-'
-        && b.iter().enumerate().all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit());
+        && b.iter()
+            .enumerate()
+            .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit());
     if !shape_ok {
         return err(format!("date {:?} is not YYYY-MM-DD", truncate(s, 40)));
     }
@@ -487,7 +491,9 @@ impl Body {
     fn check_values(&self) -> Result<(), ParseError> {
         let count = |field: &str, n: u64, rule: &str| -> Result<(), ParseError> {
             if n == 0 || n > MAX_COUNT {
-                return err(format!("{rule}: data.{field} must be between 1 and {MAX_COUNT}, not {n}"));
+                return err(format!(
+                    "{rule}: data.{field} must be between 1 and {MAX_COUNT}, not {n}"
+                ));
             }
             Ok(())
         };
@@ -590,7 +596,7 @@ fn check_fee(fee: &Fee) -> Result<(), ParseError> {
         && int.bytes().all(|b| b.is_ascii_digit())
         && frac.len() <= 6
         && frac.bytes().all(|b| b.is_ascii_digit())
-        && (frac.is_empty() == !fee.amount.contains('.'));
+        && (frac.is_empty() != fee.amount.contains('.'));
     if !amount_ok {
         return err(format!(
             "data.fee.amount {:?} is not a decimal amount such as \"4730.00\"",
@@ -633,14 +639,18 @@ fn strip_nulls(data: Value) -> Result<Value, ParseError> {
             map.into_iter()
                 .filter(|(_, v)| !v.is_null())
                 .map(|(k, v)| match v {
-                    Value::Object(inner) => {
-                        (k, Value::Object(inner.into_iter().filter(|(_, v)| !v.is_null()).collect()))
-                    }
+                    Value::Object(inner) => (
+                        k,
+                        Value::Object(inner.into_iter().filter(|(_, v)| !v.is_null()).collect()),
+                    ),
                     other => (k, other),
                 })
                 .collect(),
         )),
-        other => err(format!("data must be a JSON object, not {}", json_kind(&other))),
+        other => err(format!(
+            "data must be a JSON object, not {}",
+            json_kind(&other)
+        )),
     }
 }
 
@@ -733,7 +743,11 @@ impl InputEvent {
             ParseError::new(format!(
                 "unknown type {:?}; the types are {}",
                 truncate(&raw.kind, 60),
-                EventType::ALL.iter().map(|t| t.as_str()).collect::<Vec<_>>().join(", ")
+                EventType::ALL
+                    .iter()
+                    .map(|t| t.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ))
         })?;
         let account = Account::parse(&raw.account)?;
@@ -829,12 +843,21 @@ impl StoredEvent {
     /// Seals an event at a position: computes its hash from the previous one.
     pub fn seal(seq: u64, version: u64, event: Event, prev_hash: Hash) -> StoredEvent {
         let hash = chain_hash(&prev_hash, &canonical_body(seq, version, &event));
-        StoredEvent { seq, version, event, prev_hash, hash }
+        StoredEvent {
+            seq,
+            version,
+            event,
+            prev_hash,
+            hash,
+        }
     }
 
     /// The hash this event should have, recomputed from its content and `prev_hash`.
     pub fn expected_hash(&self) -> Hash {
-        chain_hash(&self.prev_hash, &canonical_body(self.seq, self.version, &self.event))
+        chain_hash(
+            &self.prev_hash,
+            &canonical_body(self.seq, self.version, &self.event),
+        )
     }
 
     /// The exact stored line (canonical JSON, no trailing newline).
@@ -866,19 +889,34 @@ impl StoredEvent {
             recorded_at,
             body: input.body,
         };
-        Ok(StoredEvent { seq, version, event, prev_hash: prev, hash })
+        Ok(StoredEvent {
+            seq,
+            version,
+            event,
+            prev_hash: prev,
+            hash,
+        })
     }
 }
 
 fn body_map(seq: u64, version: u64, e: &Event) -> Map<String, Value> {
     let mut map = Map::new();
-    map.insert("account".into(), Value::String(e.account.as_str().to_string()));
+    map.insert(
+        "account".into(),
+        Value::String(e.account.as_str().to_string()),
+    );
     map.insert("data".into(), e.body.data_value());
     map.insert("date".into(), Value::String(format_date(e.date)));
     map.insert("id".into(), Value::String(e.id.to_string()));
-    map.insert("recorded_at".into(), Value::String(format_instant(e.recorded_at)));
+    map.insert(
+        "recorded_at".into(),
+        Value::String(format_instant(e.recorded_at)),
+    );
     map.insert("seq".into(), Value::from(seq));
-    map.insert("type".into(), Value::String(e.event_type().as_str().to_string()));
+    map.insert(
+        "type".into(),
+        Value::String(e.event_type().as_str().to_string()),
+    );
     map.insert("version".into(), Value::from(version));
     map
 }
@@ -910,19 +948,30 @@ mod tests {
 
     #[test]
     fn parses_the_contract_example() {
-        let e = InputEvent::parse_line(&line(r#""expected_version":0,"data":{"offer":"action_pack"}"#))
-            .expect("valid");
+        let e = InputEvent::parse_line(&line(
+            r#""expected_version":0,"data":{"offer":"action_pack"}"#,
+        ))
+        .expect("valid");
         assert_eq!(e.expected_version, Some(0));
         assert_eq!(
             e.body,
-            Body::MembershipPurchased(MembershipData { offer: Offer::ActionPack, fee: None })
+            Body::MembershipPurchased(MembershipData {
+                offer: Offer::ActionPack,
+                fee: None
+            })
         );
     }
 
     #[test]
     fn rejects_unknown_data_field_and_bad_dates() {
         assert!(InputEvent::parse_line(&line(r#""data":{"offer":"action_pack","x":1}"#)).is_err());
-        for bad in ["2023-02-30", "2023-2-03", "20230203", "0000-01-01", "2023-02-03T00:00:00Z"] {
+        for bad in [
+            "2023-02-30",
+            "2023-2-03",
+            "20230203",
+            "0000-01-01",
+            "2023-02-03T00:00:00Z",
+        ] {
             assert!(parse_date(bad).is_err(), "{bad}");
         }
         assert!(parse_date("2024-02-29").is_ok());
@@ -938,8 +987,8 @@ mod tests {
 
     #[test]
     fn stored_line_round_trips_and_is_canonical() {
-        let input =
-            InputEvent::parse_line(&line(r#""data":{"offer":"action_pack","fee":null}"#)).expect("ok");
+        let input = InputEvent::parse_line(&line(r#""data":{"offer":"action_pack","fee":null}"#))
+            .expect("ok");
         let event = Event {
             id: input.id.expect("id"),
             account: input.account,
@@ -949,7 +998,9 @@ mod tests {
         };
         let s = StoredEvent::seal(1, 1, event, ZERO_HASH);
         let text = s.to_line();
-        assert!(text.starts_with(r#"{"account":"contoso","data":{"offer":"action_pack"},"date":"2021-09-01","hash":""#));
+        assert!(text.starts_with(
+            r#"{"account":"contoso","data":{"offer":"action_pack"},"date":"2021-09-01","hash":""#
+        ));
         assert!(text.contains(r#""recorded_at":"2021-09-01T10:00:00.000000Z""#));
         let back = StoredEvent::from_line(&text).expect("round trip");
         assert_eq!(back, s);

@@ -31,7 +31,14 @@ pub struct EventLines<R> {
 
 impl<R: BufRead> EventLines<R> {
     pub fn new(reader: R) -> Self {
-        EventLines { reader, line: 0, buffer: Vec::new(), pending_blank: None, queued: None, done: false }
+        EventLines {
+            reader,
+            line: 0,
+            buffer: Vec::new(),
+            pending_blank: None,
+            queued: None,
+            done: false,
+        }
     }
 
     /// Reads the next raw line into `buffer`, at most MAX_LINE_BYTES of it; returns
@@ -87,7 +94,10 @@ impl<R: BufRead> Iterator for EventLines<R> {
                 Err(e) => {
                     self.done = true;
                     self.line += 1;
-                    return Some(InputLine { line: self.line, parsed: Err(ParseError::new(format!("cannot read input: {e}"))) });
+                    return Some(InputLine {
+                        line: self.line,
+                        parsed: Err(ParseError::new(format!("cannot read input: {e}"))),
+                    });
                 }
             };
             let Some(too_long) = raw else {
@@ -98,7 +108,9 @@ impl<R: BufRead> Iterator for EventLines<R> {
             if too_long {
                 return Some(InputLine {
                     line: self.line,
-                    parsed: Err(ParseError::new(format!("line is longer than {MAX_LINE_BYTES} bytes; an event is a few hundred"))),
+                    parsed: Err(ParseError::new(format!(
+                        "line is longer than {MAX_LINE_BYTES} bytes; an event is a few hundred"
+                    ))),
                 });
             }
             let mut bytes: &[u8] = &self.buffer;
@@ -114,7 +126,9 @@ impl<R: BufRead> Iterator for EventLines<R> {
                 self.queued = Some(item);
                 return Some(InputLine {
                     line: blank,
-                    parsed: Err(ParseError::new("empty line in the middle of the input; remove it")),
+                    parsed: Err(ParseError::new(
+                        "empty line in the middle of the input; remove it",
+                    )),
                 });
             }
             return Some(item);
@@ -125,7 +139,10 @@ impl<R: BufRead> Iterator for EventLines<R> {
 fn parse_bytes(line: u64, bytes: &[u8]) -> InputLine {
     let parsed = match std::str::from_utf8(bytes) {
         Ok(text) => InputEvent::parse_line(text),
-        Err(e) => Err(ParseError::new(format!("not valid UTF-8 (byte {})", e.valid_up_to() + 1))),
+        Err(e) => Err(ParseError::new(format!(
+            "not valid UTF-8 (byte {})",
+            e.valid_up_to() + 1
+        ))),
     };
     InputLine { line, parsed }
 }

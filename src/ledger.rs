@@ -10,12 +10,14 @@ use std::collections::{BTreeSet, HashMap, VecDeque};
 
 use uuid::Uuid;
 
-use crate::domain::state::{fold, prepare_stream, Context, Mode, Rejection, State, StreamMap, Violation};
+use crate::domain::state::{
+    fold, prepare_stream, Context, Mode, Rejection, State, StreamMap, Violation,
+};
 use crate::domain::view::{project, StateView};
 use crate::domain::Catalog;
 use crate::event::{
-    format_date, format_instant, hex, Account, Body, Date, Event, EventType, Hash, InputEvent, Instant,
-    StoredEvent,
+    format_date, format_instant, hex, Account, Body, Date, Event, EventType, Hash, InputEvent,
+    Instant, StoredEvent,
 };
 use crate::input::InputLine;
 use crate::store::{AppendBatch, Head, Store, StoreError};
@@ -43,7 +45,13 @@ impl std::fmt::Display for LineError {
             write!(f, "{source}: ")?;
         }
         match &self.event {
-            Some((t, a, d)) => write!(f, "event {} ({t}, {a}, {}): {}", self.line, format_date(*d), self.message),
+            Some((t, a, d)) => write!(
+                f,
+                "event {} ({t}, {a}, {}): {}",
+                self.line,
+                format_date(*d),
+                self.message
+            ),
             None => write!(f, "line {}: {}", self.line, self.message),
         }
     }
@@ -132,7 +140,14 @@ impl<'s> Ledger<'s> {
             return Ok(Err(errors));
         }
         let raw = session.closure_of(std::slice::from_ref(account), false)?;
-        Ok(Ok(view_from_raw(&raw, account, &self.catalog, as_of, None, None)))
+        Ok(Ok(view_from_raw(
+            &raw,
+            account,
+            &self.catalog,
+            as_of,
+            None,
+            None,
+        )))
     }
 
     /// The account's state on `as_of`, counting only events recorded at or before `known_at`.
@@ -144,11 +159,23 @@ impl<'s> Ledger<'s> {
     ) -> Result<StateView, LedgerError> {
         let raw = self.raw_closure(account)?;
         let (instant, text) = known_at.map_or((None, None), |(i, t)| (Some(i), Some(t)));
-        Ok(view_from_raw(&raw, account, &self.catalog, as_of, instant, text))
+        Ok(view_from_raw(
+            &raw,
+            account,
+            &self.catalog,
+            as_of,
+            instant,
+            text,
+        ))
     }
 
     /// The folded state (not projected) on `as_of`, for callers that derive more from it.
-    pub fn folded(&self, account: &Account, as_of: Option<Date>, known_at: Option<Instant>) -> Result<State, LedgerError> {
+    pub fn folded(
+        &self,
+        account: &Account,
+        as_of: Option<Date>,
+        known_at: Option<Instant>,
+    ) -> Result<State, LedgerError> {
         let raw = self.raw_closure(account)?;
         Ok(fold_from_raw(&raw, account, &self.catalog, as_of, known_at))
     }
@@ -231,7 +258,11 @@ struct Session<'a> {
 }
 
 impl<'a> Session<'a> {
-    fn new(store: &'a dyn Store, catalog: &'a Catalog, batch: Option<Box<dyn AppendBatch + 'a>>) -> Result<Self, LedgerError> {
+    fn new(
+        store: &'a dyn Store,
+        catalog: &'a Catalog,
+        batch: Option<Box<dyn AppendBatch + 'a>>,
+    ) -> Result<Self, LedgerError> {
         // The head is read after `begin`, under the store's writer lock.
         let head = store.head()?;
         Ok(Session {
@@ -258,7 +289,9 @@ impl<'a> Session<'a> {
             if n % 4096 == 0 {
                 progress(n as u64);
             }
-            let fail = |event: Option<(EventType, Account, Date)>, rule: Option<u8>, message: String| LineError {
+            let fail = |event: Option<(EventType, Account, Date)>,
+                        rule: Option<u8>,
+                        message: String| LineError {
                 source: source.clone(),
                 line: line.line,
                 event,
@@ -294,7 +327,10 @@ impl<'a> Session<'a> {
                 recorded_at: input.recorded_at.unwrap_or(existing.event.recorded_at),
                 body: input.body.clone(),
             };
-            if existing.event.same_content(&candidate, input.recorded_at.is_some()) {
+            if existing
+                .event
+                .same_content(&candidate, input.recorded_at.is_some())
+            {
                 return Ok(Outcome::Present(existing.seq));
             }
             return Ok(Outcome::Rejected(
@@ -339,9 +375,21 @@ impl<'a> Session<'a> {
             }
         }
         if version as usize >= MAX_EVENTS_PER_ACCOUNT {
-            return Ok(Outcome::Rejected(None, format!("{} holds {MAX_EVENTS_PER_ACCOUNT} events, the most one account may hold", input.account)));
+            return Ok(Outcome::Rejected(
+                None,
+                format!(
+                    "{} holds {MAX_EVENTS_PER_ACCOUNT} events, the most one account may hold",
+                    input.account
+                ),
+            ));
         }
-        let event = Event { id, account: input.account.clone(), date: input.date, recorded_at, body: input.body.clone() };
+        let event = Event {
+            id,
+            account: input.account.clone(),
+            date: input.date,
+            recorded_at,
+            body: input.body.clone(),
+        };
         let sealed = StoredEvent::seal(self.head.seq + 1, version + 1, event, self.head.hash);
         if let Some(problem) = stored_form_mismatch(&input, &sealed) {
             return Ok(Outcome::Rejected(None, problem));
@@ -390,9 +438,10 @@ impl<'a> Session<'a> {
     }
 
     fn has_merges(&self, account: &Account) -> bool {
-        self.raw
-            .get(account)
-            .is_some_and(|s| s.iter().any(|e| matches!(e.event.body, Body::AccountsMerged(_))))
+        self.raw.get(account).is_some_and(|s| {
+            s.iter()
+                .any(|e| matches!(e.event.body, Body::AccountsMerged(_)))
+        })
     }
 
     /// R29: the event is accepted only if the whole history of its account (and of the
@@ -401,10 +450,16 @@ impl<'a> Session<'a> {
     fn validate(&mut self, candidate: &StoredEvent) -> Result<Result<(), Violation>, LedgerError> {
         let account = candidate.event.account.clone();
         let simple = !self.has_merges(&account)
-            && !matches!(candidate.event.body, Body::AccountsMerged(_) | Body::EventVoided(_));
+            && !matches!(
+                candidate.event.body,
+                Body::AccountsMerged(_) | Body::EventVoided(_)
+            );
         if simple {
             if let Some(state) = self.folded.get_mut(&account) {
-                if state.last_applied.is_none_or(|(d, _)| d <= candidate.event.date) {
+                if state
+                    .last_applied
+                    .is_none_or(|(d, _)| d <= candidate.event.date)
+                {
                     let empty = StreamMap::new();
                     let ctx = Context::new(&empty, self.catalog, Mode::Validate);
                     return Ok(state.apply(candidate, &ctx).map_err(|r| r.violation));
@@ -435,7 +490,10 @@ impl<'a> Session<'a> {
         for a in &touched {
             raw.entry(a.clone()).or_default().push(candidate.clone());
         }
-        let streams: StreamMap = raw.iter().map(|(a, s)| (a.clone(), prepare_stream(s, None, None))).collect();
+        let streams: StreamMap = raw
+            .iter()
+            .map(|(a, s)| (a.clone(), prepare_stream(s, None, None)))
+            .collect();
         let ctx = Context::new(&streams, self.catalog, Mode::Validate);
         match fold(&root, &ctx) {
             Ok(state) => {
@@ -455,10 +513,17 @@ impl<'a> Session<'a> {
 
     /// R28: a void targets an earlier event of its own account that is not a void, not
     /// already voided, and not a merge (R26: irreversible).
-    fn check_void_target(&mut self, void: &StoredEvent, target: Uuid) -> Result<Result<(), Violation>, LedgerError> {
+    fn check_void_target(
+        &mut self,
+        void: &StoredEvent,
+        target: Uuid,
+    ) -> Result<Result<(), Violation>, LedgerError> {
         let account = &void.event.account;
         let stream = self.raw.get(account).cloned().unwrap_or_default();
-        let Some(found) = stream.iter().find(|e| e.event.id == target && e.event.account == *account) else {
+        let Some(found) = stream
+            .iter()
+            .find(|e| e.event.id == target && e.event.account == *account)
+        else {
             if let Some(elsewhere) = self.lookup(&target)? {
                 return Ok(Err(Violation::new(
                     28,
@@ -472,16 +537,24 @@ impl<'a> Session<'a> {
         };
         match &found.event.body {
             Body::EventVoided(_) => {
-                return Ok(Err(Violation::new(28, format!("event {target} is itself a void; a void cannot be voided"))));
+                return Ok(Err(Violation::new(
+                    28,
+                    format!("event {target} is itself a void; a void cannot be voided"),
+                )));
             }
             Body::AccountsMerged(_) => {
                 return Ok(Err(Violation::new(26, format!("event {target} is a merge; a merge is irreversible and cannot be voided (R28)"))));
             }
             _ => {}
         }
-        let already = stream.iter().any(|e| matches!(&e.event.body, Body::EventVoided(v) if v.event == target));
+        let already = stream
+            .iter()
+            .any(|e| matches!(&e.event.body, Body::EventVoided(v) if v.event == target));
         if already {
-            return Ok(Err(Violation::new(28, format!("event {target} is already voided"))));
+            return Ok(Err(Violation::new(
+                28,
+                format!("event {target} is already voided"),
+            )));
         }
         Ok(Ok(()))
     }
@@ -493,7 +566,11 @@ impl<'a> Session<'a> {
         while seen.insert(current.clone()) {
             let absorber = self.raw.get(&current).and_then(|s| {
                 s.iter().find_map(|e| match &e.event.body {
-                    Body::AccountsMerged(m) if m.absorbed == current && e.event.account != current => Some(e.event.account.clone()),
+                    Body::AccountsMerged(m)
+                        if m.absorbed == current && e.event.account != current =>
+                    {
+                        Some(e.event.account.clone())
+                    }
                     _ => None,
                 })
             });
@@ -513,7 +590,9 @@ impl<'a> Session<'a> {
             if out.contains_key(&a) {
                 continue;
             }
-            let Some(events) = self.raw.get(&a) else { continue };
+            let Some(events) = self.raw.get(&a) else {
+                continue;
+            };
             for e in events {
                 if let Body::AccountsMerged(m) = &e.event.body {
                     queue.push_back(e.event.account.clone());
@@ -533,12 +612,17 @@ impl<'a> Session<'a> {
         *self.versions.entry(account.clone()).or_insert(0) += 1;
         self.raw.entry(account).or_default().push(sealed.clone());
         if let Body::AccountsMerged(m) = &sealed.event.body {
-            self.raw.entry(m.absorbed.clone()).or_default().push(sealed.clone());
+            self.raw
+                .entry(m.absorbed.clone())
+                .or_default()
+                .push(sealed.clone());
         }
         self.head = Head {
             seq: sealed.seq,
             hash: sealed.hash,
-            recorded_at: Some(self.head.recorded_at.map_or(sealed.event.recorded_at, |r| r.max(sealed.event.recorded_at))),
+            recorded_at: Some(self.head.recorded_at.map_or(sealed.event.recorded_at, |r| {
+                r.max(sealed.event.recorded_at)
+            })),
         };
         self.report.appended += 1;
         self.report.first_seq.get_or_insert(sealed.seq);
@@ -564,7 +648,10 @@ fn blame(candidate: &StoredEvent, rejection: Rejection) -> Violation {
     match &candidate.event.body {
         Body::EventVoided(v) => Violation::new(
             28,
-            format!("voiding {} would leave {broken} breaking {}", v.event, rejection.violation),
+            format!(
+                "voiding {} would leave {broken} breaking {}",
+                v.event, rejection.violation
+            ),
         ),
         _ => Violation::new(
             29,
@@ -589,7 +676,11 @@ fn stored_form_mismatch(input: &InputEvent, sealed: &StoredEvent) -> Option<Stri
     if let Some(v) = check.version.filter(|&v| v != sealed.version) {
         return mismatch("version", v.to_string(), sealed.version.to_string());
     }
-    if let Some(p) = check.prev_hash.as_ref().filter(|p| **p != hex(&sealed.prev_hash)) {
+    if let Some(p) = check
+        .prev_hash
+        .as_ref()
+        .filter(|p| **p != hex(&sealed.prev_hash))
+    {
         return mismatch("prev_hash", p.clone(), hex(&sealed.prev_hash));
     }
     if let Some(h) = check.hash.as_ref().filter(|h| **h != hex(&sealed.hash)) {

@@ -9,13 +9,13 @@
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
-pub mod event;
-pub mod store;
 pub mod cli;
 pub mod domain;
+pub mod event;
 pub mod gen;
 pub mod input;
 pub mod ledger;
 pub mod queries;
 pub mod render;
 pub mod report;
+pub mod store;

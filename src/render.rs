@@ -37,7 +37,11 @@ fn or_dash(v: &Option<String>) -> String {
 /// The state of an account, for people.
 pub fn state(v: &StateView) -> String {
     let mut out = String::new();
-    let known = v.known_at.as_ref().map(|k| format!(", as known at {k}")).unwrap_or_default();
+    let known = v
+        .known_at
+        .as_ref()
+        .map(|k| format!(", as known at {k}"))
+        .unwrap_or_default();
     out.push_str(&format!("{} on {}{known}\n", v.account, v.as_of));
     if let (Some(into), Some(on)) = (&v.merged_into, &v.merged_on) {
         out.push_str(&format!("merged into {into} on {on}\n"));
@@ -45,7 +49,10 @@ pub fn state(v: &StateView) -> String {
     for a in &v.absorbed {
         out.push_str(&format!("absorbed {} on {}\n", a.account, a.date));
     }
-    out.push_str(&format!("business profile last verified: {}\n", or_dash(&v.profile_verified)));
+    out.push_str(&format!(
+        "business profile last verified: {}\n",
+        or_dash(&v.profile_verified)
+    ));
     let section = |out: &mut String, title: &str, body: String| {
         out.push('\n');
         out.push_str(title);
@@ -74,16 +81,39 @@ pub fn state(v: &StateView) -> String {
         section(
             &mut out,
             "Memberships",
-            table(&["line", "offer", "status", "start", "anniversary", "renewal window", "activate by", "source"], &rows),
+            table(
+                &[
+                    "line",
+                    "offer",
+                    "status",
+                    "start",
+                    "anniversary",
+                    "renewal window",
+                    "activate by",
+                    "source",
+                ],
+                &rows,
+            ),
         );
     }
     if !v.designations.is_empty() {
         let rows = v
             .designations
             .iter()
-            .map(|d| vec![d.solution_area.clone(), d.qualified.clone(), d.score.to_string(), d.source.clone()])
+            .map(|d| {
+                vec![
+                    d.solution_area.clone(),
+                    d.qualified.clone(),
+                    d.score.to_string(),
+                    d.source.clone(),
+                ]
+            })
             .collect::<Vec<_>>();
-        section(&mut out, "Designations", table(&["solution area", "qualified", "score", "source"], &rows));
+        section(
+            &mut out,
+            "Designations",
+            table(&["solution area", "qualified", "score", "source"], &rows),
+        );
     }
     if !v.benefits.is_empty() {
         let rows = v
@@ -105,7 +135,19 @@ pub fn state(v: &StateView) -> String {
         section(
             &mut out,
             "Benefits",
-            table(&["benefit", "offer", "term start", "status", "activate by", "unlocked", "expires", "source"], &rows),
+            table(
+                &[
+                    "benefit",
+                    "offer",
+                    "term start",
+                    "status",
+                    "activate by",
+                    "unlocked",
+                    "expires",
+                    "source",
+                ],
+                &rows,
+            ),
         );
     }
     if !v.tokens.is_empty() {
@@ -116,7 +158,11 @@ pub fn state(v: &StateView) -> String {
                 let note = match (&t.replaces, &t.replaced_by) {
                     (Some(r), _) => format!("replaces {r}"),
                     (_, Some(r)) => format!("replaced by {r}"),
-                    _ => t.replacement_deadline.as_ref().map(|d| format!("replaceable until {d}")).unwrap_or_default(),
+                    _ => t
+                        .replacement_deadline
+                        .as_ref()
+                        .map(|d| format!("replaceable until {d}"))
+                        .unwrap_or_default(),
                 };
                 vec![
                     t.token.clone(),
@@ -133,7 +179,19 @@ pub fn state(v: &StateView) -> String {
         section(
             &mut out,
             "Tokens",
-            table(&["token", "product", "seats", "status", "tenant", "activated", "expires", ""], &rows),
+            table(
+                &[
+                    "token",
+                    "product",
+                    "seats",
+                    "status",
+                    "tenant",
+                    "activated",
+                    "expires",
+                    "",
+                ],
+                &rows,
+            ),
         );
     }
     if !v.product_keys.is_empty() {
@@ -151,7 +209,14 @@ pub fn state(v: &StateView) -> String {
                 ]
             })
             .collect::<Vec<_>>();
-        section(&mut out, "Product keys", table(&["key", "product", "kind", "used", "status", "source"], &rows));
+        section(
+            &mut out,
+            "Product keys",
+            table(
+                &["key", "product", "kind", "used", "status", "source"],
+                &rows,
+            ),
+        );
     }
     if !v.vs_subscriptions.is_empty() {
         let rows = v
@@ -172,7 +237,18 @@ pub fn state(v: &StateView) -> String {
         section(
             &mut out,
             "Visual Studio subscriptions",
-            table(&["subscription", "level", "user", "status", "assigned", "activated", "expires"], &rows),
+            table(
+                &[
+                    "subscription",
+                    "level",
+                    "user",
+                    "status",
+                    "assigned",
+                    "activated",
+                    "expires",
+                ],
+                &rows,
+            ),
         );
     }
     if !v.obligations.is_empty() {
@@ -181,7 +257,11 @@ pub fn state(v: &StateView) -> String {
             .iter()
             .map(|o| vec![o.kind.clone(), o.since.clone(), o.offer.clone()])
             .collect::<Vec<_>>();
-        section(&mut out, "Obligations", table(&["obligation", "since", "offer"], &rows));
+        section(
+            &mut out,
+            "Obligations",
+            table(&["obligation", "since", "offer"], &rows),
+        );
     }
     out
 }

@@ -9,12 +9,14 @@ use crate::event::Date;
 /// R1: `date` + `months` calendar months, clamped to the end of the month.
 pub fn add_months(date: Date, months: u32) -> Date {
     // chrono clamps to the month's last day; it only fails far beyond the ledger's date range.
-    date.checked_add_months(Months::new(months)).unwrap_or(NaiveDate::MAX)
+    date.checked_add_months(Months::new(months))
+        .unwrap_or(NaiveDate::MAX)
 }
 
 /// R1: `date` − `months` calendar months, clamped to the end of the month.
 pub fn sub_months(date: Date, months: u32) -> Date {
-    date.checked_sub_months(Months::new(months)).unwrap_or(NaiveDate::MIN)
+    date.checked_sub_months(Months::new(months))
+        .unwrap_or(NaiveDate::MIN)
 }
 
 /// `date` + `days` (may be negative).
@@ -24,7 +26,11 @@ pub fn add_days(date: Date, days: i64) -> Date {
     } else {
         date.checked_sub_days(Days::new(days.unsigned_abs()))
     };
-    result.unwrap_or(if days >= 0 { NaiveDate::MAX } else { NaiveDate::MIN })
+    result.unwrap_or(if days >= 0 {
+        NaiveDate::MAX
+    } else {
+        NaiveDate::MIN
+    })
 }
 
 /// The first day of `date`'s month.
@@ -58,17 +64,44 @@ mod tests {
     fn r1_months_are_not_365_days() {
         // 2023-03-01 + 12 months is 2024-03-01 although 2024 is a leap year (366 days later).
         assert_eq!(add_months(d("2023-03-01"), 12), d("2024-03-01"));
-        assert_ne!(add_days(d("2023-03-01"), 365), add_months(d("2023-03-01"), 12));
+        assert_ne!(
+            add_days(d("2023-03-01"), 365),
+            add_months(d("2023-03-01"), 12)
+        );
     }
 
     #[test]
     fn r1_worked_dates_of_rules_md() {
         // start, AD, window opens, window closes, activate-by (rules.md "Worked dates").
         let table = [
-            ("2020-09-01", "2021-09-01", "2021-09-02", "2021-10-01", "2021-10-01"),
-            ("2023-03-01", "2024-03-01", "2024-03-02", "2024-03-31", "2024-04-01"),
-            ("2024-01-31", "2025-01-31", "2025-02-01", "2025-03-02", "2025-02-28"),
-            ("2024-02-29", "2025-02-28", "2025-03-01", "2025-03-30", "2025-03-29"),
+            (
+                "2020-09-01",
+                "2021-09-01",
+                "2021-09-02",
+                "2021-10-01",
+                "2021-10-01",
+            ),
+            (
+                "2023-03-01",
+                "2024-03-01",
+                "2024-03-02",
+                "2024-03-31",
+                "2024-04-01",
+            ),
+            (
+                "2024-01-31",
+                "2025-01-31",
+                "2025-02-01",
+                "2025-03-02",
+                "2025-02-28",
+            ),
+            (
+                "2024-02-29",
+                "2025-02-28",
+                "2025-03-01",
+                "2025-03-30",
+                "2025-03-29",
+            ),
         ];
         for (start, ad, opens, closes, activate_by) in table {
             let ad_date = add_months(d(start), 12);
@@ -82,7 +115,10 @@ mod tests {
     #[test]
     fn r1_sub_months_and_month_start() {
         assert_eq!(sub_months(d("2024-07-31"), 5), d("2024-02-29"));
-        assert_eq!(first_of_month(sub_months(d("2024-03-01"), 5)), d("2023-10-01"));
+        assert_eq!(
+            first_of_month(sub_months(d("2024-03-01"), 5)),
+            d("2023-10-01")
+        );
         assert_eq!(days_between(d("2024-01-31"), d("2024-03-01")), 30);
     }
 }

@@ -127,8 +127,8 @@ impl Catalog {
                 "catalog is larger than {MAX_CATALOG_BYTES} bytes"
             )));
         }
-        let raw: RawCatalog = serde_json::from_str(text)
-            .map_err(|e| ParseError::new(format!("catalog: {e}")))?;
+        let raw: RawCatalog =
+            serde_json::from_str(text).map_err(|e| ParseError::new(format!("catalog: {e}")))?;
         let mut versions = Vec::new();
         for v in raw.versions {
             versions.push(convert_version(v)?);
@@ -167,8 +167,10 @@ impl Catalog {
         };
         let mut offers = BTreeMap::new();
         for &offer in Offer::ALL {
-            let mut benefits: BTreeMap<BenefitType, String> =
-                BenefitType::ALL.iter().map(|&b| (b, String::new())).collect();
+            let mut benefits: BTreeMap<BenefitType, String> = BenefitType::ALL
+                .iter()
+                .map(|&b| (b, String::new()))
+                .collect();
             let (levels, count) = if offer.line() == Line::ActionPack {
                 benefits.remove(&BenefitType::Marketing);
                 if offer == Offer::LearningActionPack {
@@ -271,20 +273,37 @@ mod tests {
         assert_eq!(ap.vs_count, Some(3));
         let laps = v.offer(Offer::LearningActionPack).unwrap();
         assert!(!laps.provides(BenefitType::OnPremisesSoftware));
-        for offer in [Offer::SolutionsPartner, Offer::LegacyGold, Offer::LegacySilver] {
+        for offer in [
+            Offer::SolutionsPartner,
+            Offer::LegacyGold,
+            Offer::LegacySilver,
+        ] {
             assert_eq!(v.offer(offer).unwrap().benefits.len(), 6);
-            assert!(v.offer(offer).unwrap().vs_levels.contains(&VsLevel::Enterprise));
+            assert!(v
+                .offer(offer)
+                .unwrap()
+                .vs_levels
+                .contains(&VsLevel::Enterprise));
         }
         assert_eq!(v.constants.minimum_score, 70);
-        assert_eq!(v.constants.legacy_retirement, parse_date("2022-09-30").unwrap());
+        assert_eq!(
+            v.constants.legacy_retirement,
+            parse_date("2022-09-30").unwrap()
+        );
         // The built-in fallback says the same as the file, apart from the quantity texts.
         let builtin = Catalog::builtin();
         let b = builtin.at(parse_date("2024-01-01").unwrap());
         assert_eq!(b.constants, v.constants);
         for (offer, spec) in &v.offers {
             let bs = &b.offers[offer];
-            assert_eq!(bs.benefits.keys().collect::<Vec<_>>(), spec.benefits.keys().collect::<Vec<_>>());
-            assert_eq!((bs.vs_levels.clone(), bs.vs_count), (spec.vs_levels.clone(), spec.vs_count));
+            assert_eq!(
+                bs.benefits.keys().collect::<Vec<_>>(),
+                spec.benefits.keys().collect::<Vec<_>>()
+            );
+            assert_eq!(
+                (bs.vs_levels.clone(), bs.vs_count),
+                (spec.vs_levels.clone(), spec.vs_count)
+            );
         }
     }
 
@@ -307,7 +326,8 @@ mod tests {
 
     #[test]
     fn r30_catalog_rejects_an_offer_on_the_wrong_line() {
-        let text = DEFAULT_CATALOG.replacen("\"line\": \"package\"", "\"line\": \"action_pack\"", 1);
+        let text =
+            DEFAULT_CATALOG.replacen("\"line\": \"package\"", "\"line\": \"action_pack\"", 1);
         assert!(Catalog::parse(&text).is_err());
     }
 }

@@ -27,7 +27,10 @@ pub struct Violation {
 
 impl Violation {
     pub fn new(rule: u8, message: impl Into<String>) -> Violation {
-        Violation { rule, message: message.into() }
+        Violation {
+            rule,
+            message: message.into(),
+        }
     }
 }
 
@@ -77,7 +80,11 @@ pub enum Mode {
 /// only events recorded at or before `known_at`; voided events and the voids themselves
 /// removed where the void was recorded at or before `known_at` (R28); only business dates up
 /// to `until`; ordered by business date, then seq (R2).
-pub fn prepare_streams(raw: &StreamMap, known_at: Option<Instant>, until: Option<Date>) -> StreamMap {
+pub fn prepare_streams(
+    raw: &StreamMap,
+    known_at: Option<Instant>,
+    until: Option<Date>,
+) -> StreamMap {
     raw.iter()
         .map(|(account, events)| (account.clone(), prepare_stream(events, known_at, until)))
         .collect()
@@ -171,9 +178,9 @@ impl Term {
             offer,
             start,
             anniversary,
-            window_opens: add_days(anniversary, 1),                     // R7
+            window_opens: add_days(anniversary, 1), // R7
             window_closes: add_days(anniversary, i64::from(c.window_days)), // R7
-            activate_by: add_months(start, c.activate_by_months),       // R17
+            activate_by: add_months(start, c.activate_by_months), // R17
             renewed_on: None,
             renewed_into: None,
             merged_since: None,
@@ -205,7 +212,10 @@ impl Term {
     /// R6, R7, R11: the term is running on `d` (active or in its renewal window) and is the
     /// line's term, not replaced by a renewal.
     pub fn is_running_on(&self, d: Date) -> bool {
-        matches!(self.status_on(d), TermStatus::Active | TermStatus::InRenewalWindow)
+        matches!(
+            self.status_on(d),
+            TermStatus::Active | TermStatus::InRenewalWindow
+        )
     }
 
     /// R25: everything the term grants stays accessible from its start through AD + 30.
@@ -233,7 +243,10 @@ impl Term {
     }
 
     pub fn unlocked(&self, b: BenefitType) -> Option<Date> {
-        self.benefits.iter().find(|(t, _)| *t == b).and_then(|(_, u)| *u)
+        self.benefits
+            .iter()
+            .find(|(t, _)| *t == b)
+            .and_then(|(_, u)| *u)
     }
 
     fn unlock(&mut self, b: BenefitType, d: Date) {
@@ -248,7 +261,9 @@ impl Term {
         let unlocked = self.unlocked(b)?;
         match b {
             BenefitType::OnPremisesSoftware => None,
-            BenefitType::CloudServices => Some(add_months(unlocked, self.constants.token_expiry_months)),
+            BenefitType::CloudServices => {
+                Some(add_months(unlocked, self.constants.token_expiry_months))
+            }
             _ => Some(add_months(unlocked, self.constants.benefit_expiry_months)),
         }
     }
@@ -345,7 +360,12 @@ pub struct Context<'a> {
 
 impl<'a> Context<'a> {
     pub fn new(streams: &'a StreamMap, catalog: &'a Catalog, mode: Mode) -> Context<'a> {
-        Context { streams, catalog, mode, depth: 0 }
+        Context {
+            streams,
+            catalog,
+            mode,
+            depth: 0,
+        }
     }
 }
 
@@ -397,7 +417,8 @@ impl State {
         let own = ev.account == self.account;
         if let Body::AccountsMerged(m) = &ev.body {
             if own {
-                self.check_not_merged_away(e).map_err(|v| Rejection::at(e, v))?;
+                self.check_not_merged_away(e)
+                    .map_err(|v| Rejection::at(e, v))?;
                 self.absorb(e, &m.absorbed, ctx)?;
             } else if m.absorbed == self.account {
                 self.be_absorbed(e).map_err(|v| Rejection::at(e, v))?;
@@ -408,7 +429,8 @@ impl State {
         if !own {
             return Ok(()); // another account's event in this stream: nothing of ours
         }
-        self.check_not_merged_away(e).map_err(|v| Rejection::at(e, v))?;
+        self.check_not_merged_away(e)
+            .map_err(|v| Rejection::at(e, v))?;
         let d = ev.date;
         let result = match &ev.body {
             Body::MembershipPurchased(m) => self.purchase(d, m.offer, ctx.catalog),
@@ -445,7 +467,9 @@ impl State {
     /// R26 (and R15 for purchases and renewals): from the merge date on, an absorbed account
     /// accepts no new events but voids.
     fn check_not_merged_away(&self, e: &StoredEvent) -> Result<(), Violation> {
-        let Some((into, m)) = &self.merged_into else { return Ok(()) };
+        let Some((into, m)) = &self.merged_into else {
+            return Ok(());
+        };
         if e.event.date < *m {
             return Ok(());
         }
@@ -460,7 +484,13 @@ impl State {
                 15,
                 format!("{what}, and it cannot purchase or renew; record the membership on {into}"),
             )),
-            _ => Err(Violation::new(26, format!("{what}; record it on {into} or date it before {}", format_date(*m)))),
+            _ => Err(Violation::new(
+                26,
+                format!(
+                    "{what}; record it on {into} or date it before {}",
+                    format_date(*m)
+                ),
+            )),
         }
     }
 
@@ -551,7 +581,13 @@ impl State {
     }
 
     /// R30: a catalog version may end an offer's sale and renewal.
-    fn check_offer_on_sale(&self, d: Date, offer: Offer, catalog: &Catalog, what: &str) -> Result<(), Violation> {
+    fn check_offer_on_sale(
+        &self,
+        d: Date,
+        offer: Offer,
+        catalog: &Catalog,
+        what: &str,
+    ) -> Result<(), Violation> {
         match catalog.at(d).offer(offer) {
             None => Err(Violation::new(30, format!("the catalog in force on {} has no offer {offer}", format_date(d)))),
             Some(spec) => match spec.sale_ends {
@@ -566,7 +602,12 @@ impl State {
 
     /// R13: the solution areas qualified (score ≥ minimum) between `from` and `to`, inclusive;
     /// None when there is none.
-    fn qualified_areas(&self, from: Date, to: Date, minimum: u64) -> Option<BTreeSet<SolutionArea>> {
+    fn qualified_areas(
+        &self,
+        from: Date,
+        to: Date,
+        minimum: u64,
+    ) -> Option<BTreeSet<SolutionArea>> {
         let areas: BTreeSet<SolutionArea> = self
             .designations
             .iter()
@@ -585,7 +626,11 @@ impl State {
                 format!("there is no {line} term to renew; buy one with membership_purchased (a renewal needs a term in its renewal window, R9)"),
             ));
         };
-        let cur = self.terms.get(index).cloned().ok_or_else(|| Violation::new(8, "no term to renew"))?;
+        let cur = self
+            .terms
+            .get(index)
+            .cloned()
+            .ok_or_else(|| Violation::new(8, "no term to renew"))?;
         if d <= cur.anniversary {
             return Err(Violation::new(
                 8,
@@ -611,7 +656,11 @@ impl State {
             ));
         }
         self.check_offer_on_sale(d, offer, catalog, "renewal")?;
-        if !self.profile_verified.iter().any(|&v| cur.start < v && v <= d) {
+        if !self
+            .profile_verified
+            .iter()
+            .any(|&v| cur.start < v && v <= d)
+        {
             return Err(Violation::new(
                 10,
                 format!(
@@ -669,7 +718,9 @@ impl State {
         let held = self
             .terms
             .iter()
-            .find(|t| t.line == Line::Package && t.start <= retirement && t.is_running_on(retirement))
+            .find(|t| {
+                t.line == Line::Package && t.start <= retirement && t.is_running_on(retirement)
+            })
             .map(|t| t.offer);
         if held != Some(offer) {
             let had = held.map_or("no package term".to_string(), |o| format!("{o}"));
@@ -696,7 +747,13 @@ impl State {
 
     /// R13: a designation needs a score of at least the minimum; an area qualified during a
     /// running solutions_partner term joins it at once and shares its anniversary.
-    fn qualify(&mut self, d: Date, area: SolutionArea, score: u64, catalog: &Catalog) -> Result<(), Violation> {
+    fn qualify(
+        &mut self,
+        d: Date,
+        area: SolutionArea,
+        score: u64,
+        catalog: &Catalog,
+    ) -> Result<(), Violation> {
         let minimum = catalog.at(d).constants.minimum_score;
         if score < minimum {
             return Err(Violation::new(
@@ -725,7 +782,11 @@ impl State {
 
     /// R23: among the terms that `eligible` admits (and, when the event names an offer, on
     /// that offer's line, that offer's own terms first), the one whose activate-by comes first.
-    fn pick_term(&self, offer: Option<Offer>, eligible: impl Fn(usize, &Term) -> bool) -> Option<usize> {
+    fn pick_term(
+        &self,
+        offer: Option<Offer>,
+        eligible: impl Fn(usize, &Term) -> bool,
+    ) -> Option<usize> {
         let on_line = |t: &Term| offer.is_none_or(|o| t.line == o.line());
         let best = |exact: bool| {
             self.terms
@@ -741,7 +802,9 @@ impl State {
 
     /// Why no term could take a benefit of type `b` on `d`: the message for the rejection.
     fn no_term_for(&self, d: Date, b: BenefitType, offer: Option<Offer>) -> String {
-        let line_note = offer.map(|o| format!(" on the {} line", o.line())).unwrap_or_default();
+        let line_note = offer
+            .map(|o| format!(" on the {} line", o.line()))
+            .unwrap_or_default();
         let latest = self
             .terms
             .iter()
@@ -814,11 +877,25 @@ impl State {
     /// and on or before its activate-by.
     fn issue_token(&mut self, d: Date, t: &crate::event::TokenIssuedData) -> Result<(), Violation> {
         if self.token_index(&t.token).is_some() {
-            return Err(Violation::new(19, format!("token {} already exists; give the new token its own id", t.token)));
+            return Err(Violation::new(
+                19,
+                format!(
+                    "token {} already exists; give the new token its own id",
+                    t.token
+                ),
+            ));
         }
         let b = BenefitType::CloudServices;
-        let Some(term) = self.pick_term(t.offer, |_, x| x.provides(b) && x.start <= d && d <= x.redeem_deadline()) else {
-            return Err(Violation::new(19, format!("a token needs a term that provides cloud_services: {}", self.no_term_for(d, b, t.offer))));
+        let Some(term) = self.pick_term(t.offer, |_, x| {
+            x.provides(b) && x.start <= d && d <= x.redeem_deadline()
+        }) else {
+            return Err(Violation::new(
+                19,
+                format!(
+                    "a token needs a term that provides cloud_services: {}",
+                    self.no_term_for(d, b, t.offer)
+                ),
+            ));
         };
         self.tokens.push(Token {
             token: t.token.clone(),
@@ -838,30 +915,64 @@ impl State {
 
     /// R19: a token is activated whole, once, onto one tenant, on or before its term's
     /// activate-by while the term has access; the first activation unlocks cloud services.
-    fn activate_token(&mut self, d: Date, a: &crate::event::TokenActivatedData) -> Result<(), Violation> {
+    fn activate_token(
+        &mut self,
+        d: Date,
+        a: &crate::event::TokenActivatedData,
+    ) -> Result<(), Violation> {
         let Some(i) = self.token_index(&a.token) else {
-            return Err(Violation::new(19, format!("token {} was never issued to this account; issue it first", a.token)));
+            return Err(Violation::new(
+                19,
+                format!(
+                    "token {} was never issued to this account; issue it first",
+                    a.token
+                ),
+            ));
         };
         let token = &self.tokens[i];
         if let Some(by) = &token.replaced_by {
-            return Err(Violation::new(20, format!("token {} was replaced by {by}; activate the replacement", a.token)));
+            return Err(Violation::new(
+                20,
+                format!(
+                    "token {} was replaced by {by}; activate the replacement",
+                    a.token
+                ),
+            ));
         }
         if let Some(on) = token.activated {
             return Err(Violation::new(
                 19,
-                format!("token {} was already activated on {} onto {}; a token is activated once", a.token, format_date(on), token.tenant.as_deref().unwrap_or("?")),
+                format!(
+                    "token {} was already activated on {} onto {}; a token is activated once",
+                    a.token,
+                    format_date(on),
+                    token.tenant.as_deref().unwrap_or("?")
+                ),
             ));
         }
         if a.seats != token.seats {
             return Err(Violation::new(
                 19,
-                format!("token {} has {} seats; it is activated whole, not with {}", a.token, token.seats, a.seats),
+                format!(
+                    "token {} has {} seats; it is activated whole, not with {}",
+                    a.token, token.seats, a.seats
+                ),
             ));
         }
         if d < token.issued {
-            return Err(Violation::new(19, format!("token {} is issued on {}; it cannot be activated before", a.token, format_date(token.issued))));
+            return Err(Violation::new(
+                19,
+                format!(
+                    "token {} is issued on {}; it cannot be activated before",
+                    a.token,
+                    format_date(token.issued)
+                ),
+            ));
         }
-        let term = self.terms.get(token.term).ok_or_else(|| Violation::new(19, "token without term"))?;
+        let term = self
+            .terms
+            .get(token.term)
+            .ok_or_else(|| Violation::new(19, "token without term"))?;
         if d > term.redeem_deadline() {
             return Err(Violation::new(
                 19,
@@ -886,7 +997,11 @@ impl State {
 
     /// R20: one replacement per original token, for a wrong tenant or seats added instead of
     /// extending, dated on or before activation + 30 days; a replacement is never replaceable.
-    fn replace_token(&mut self, d: Date, r: &crate::event::ReplacementData) -> Result<(), Violation> {
+    fn replace_token(
+        &mut self,
+        d: Date,
+        r: &crate::event::ReplacementData,
+    ) -> Result<(), Violation> {
         if r.reason != "wrong_tenant" && r.reason != "seats_added_instead_of_extending" {
             return Err(Violation::new(
                 20,
@@ -894,7 +1009,10 @@ impl State {
             ));
         }
         let Some(i) = self.token_index(&r.token) else {
-            return Err(Violation::new(20, format!("token {} was never issued to this account", r.token)));
+            return Err(Violation::new(
+                20,
+                format!("token {} was never issued to this account", r.token),
+            ));
         };
         let original = &self.tokens[i];
         if let Some(of) = &original.replaces {
@@ -907,18 +1025,38 @@ impl State {
             ));
         }
         let Some(activated) = original.activated.filter(|&a| a <= d) else {
-            return Err(Violation::new(20, format!("token {} is not activated; only an activated token can be replaced", r.token)));
+            return Err(Violation::new(
+                20,
+                format!(
+                    "token {} is not activated; only an activated token can be replaced",
+                    r.token
+                ),
+            ));
         };
-        let term = self.terms.get(original.term).ok_or_else(|| Violation::new(20, "token without term"))?;
+        let term = self
+            .terms
+            .get(original.term)
+            .ok_or_else(|| Violation::new(20, "token without term"))?;
         let deadline = add_days(activated, i64::from(term.constants.replacement_days));
         if d > deadline {
             return Err(Violation::new(
                 20,
-                format!("token {} was activated on {}; a replacement had to be issued by {}", r.token, format_date(activated), format_date(deadline)),
+                format!(
+                    "token {} was activated on {}; a replacement had to be issued by {}",
+                    r.token,
+                    format_date(activated),
+                    format_date(deadline)
+                ),
             ));
         }
         if self.token_index(&r.replacement).is_some() {
-            return Err(Violation::new(19, format!("token {} already exists; give the replacement its own id", r.replacement)));
+            return Err(Violation::new(
+                19,
+                format!(
+                    "token {} already exists; give the replacement its own id",
+                    r.replacement
+                ),
+            ));
         }
         let replacement = Token {
             token: r.replacement.clone(),
@@ -944,7 +1082,17 @@ impl State {
     /// or until the next term starts, carried on by a renewal into an offer that provides
     /// on-premises software too.
     pub fn on_premises_right(&self, i: usize, d: Date) -> bool {
-        self.on_premises_end(i).is_none_or(|end| d < end) && self.terms.get(i).is_some_and(|t| t.start <= d)
+        self.on_premises_end(i).is_none_or(|end| d < end)
+            && self.terms.get(i).is_some_and(|t| t.start <= d)
+    }
+
+    /// R18, R21: whether term `i` itself can issue product keys on `d`: from its start
+    /// through AD + 30, or until the next term starts. A renewal carries the right of use of
+    /// issued keys on, but new keys come from the new term.
+    pub fn on_premises_own_right(&self, i: usize, d: Date) -> bool {
+        self.terms
+            .get(i)
+            .is_some_and(|t| t.start <= d && d < t.renewed_on.unwrap_or_else(|| t.lapse_day()))
     }
 
     /// R24: the first day term `i` no longer gives on-premises right of use (following the
@@ -955,7 +1103,10 @@ impl State {
             let t = self.terms.get(index)?;
             match (t.renewed_on, t.renewed_into) {
                 (Some(r), Some(next)) => {
-                    let carries = self.terms.get(next).is_some_and(|n| n.provides(BenefitType::OnPremisesSoftware));
+                    let carries = self
+                        .terms
+                        .get(next)
+                        .is_some_and(|n| n.provides(BenefitType::OnPremisesSoftware));
                     if !carries {
                         return Some(r);
                     }
@@ -975,13 +1126,27 @@ impl State {
     /// activation. The first key unlocks the term's on-premises benefit (R18).
     fn issue_key(&mut self, d: Date, k: &crate::event::KeyIssuedData) -> Result<(), Violation> {
         if k.kind == KeyKind::Single && k.activations != 1 {
-            return Err(Violation::new(21, format!("a single key has exactly one activation, not {}; use kind mak for several", k.activations)));
+            return Err(Violation::new(
+                21,
+                format!(
+                    "a single key has exactly one activation, not {}; use kind mak for several",
+                    k.activations
+                ),
+            ));
         }
         if self.key_index(&k.key).is_some() {
-            return Err(Violation::new(21, format!("product key {} already exists; give the new key its own id", k.key)));
+            return Err(Violation::new(
+                21,
+                format!(
+                    "product key {} already exists; give the new key its own id",
+                    k.key
+                ),
+            ));
         }
         let b = BenefitType::OnPremisesSoftware;
-        let Some(term) = self.pick_term(k.offer, |i, t| t.provides(b) && self.on_premises_right(i, d)) else {
+        let Some(term) = self.pick_term(k.offer, |i, t| {
+            t.provides(b) && self.on_premises_own_right(i, d)
+        }) else {
             return Err(Violation::new(21, format!("product keys are issued only while a term with on-premises software has access (R24): {}", self.no_on_premises(d, k.offer))));
         };
         self.keys.push(ProductKey {
@@ -1007,37 +1172,65 @@ impl State {
             .terms
             .iter()
             .enumerate()
-            .filter(|(_, t)| t.provides(b) && t.start <= d && offer.is_none_or(|o| t.line == o.line()))
+            .filter(|(_, t)| {
+                t.provides(b) && t.start <= d && offer.is_none_or(|o| t.line == o.line())
+            })
             .max_by_key(|(_, t)| t.start);
         match latest {
-            None => format!("no term started on or before {} provides on_premises_software", format_date(d)),
+            None => format!(
+                "no term started on or before {} provides on_premises_software",
+                format_date(d)
+            ),
             Some((i, t)) => format!(
                 "the {} term started {} gave on-premises right of use until {}",
                 t.offer,
                 format_date(t.start),
-                self.on_premises_end(i).map(|e| format_date(add_days(e, -1))).unwrap_or_default()
+                self.on_premises_end(i)
+                    .map(|e| format_date(add_days(e, -1)))
+                    .unwrap_or_default()
             ),
         }
     }
 
     /// R21: a new machine uses one activation, the same machine none unless its hardware
     /// changed; no activation beyond the key's number; only while the term has access.
-    fn activate_key(&mut self, d: Date, a: &crate::event::KeyActivatedData) -> Result<(), Violation> {
+    fn activate_key(
+        &mut self,
+        d: Date,
+        a: &crate::event::KeyActivatedData,
+    ) -> Result<(), Violation> {
         let Some(i) = self.key_index(&a.key) else {
-            return Err(Violation::new(21, format!("product key {} was never issued to this account; issue it first", a.key)));
+            return Err(Violation::new(
+                21,
+                format!(
+                    "product key {} was never issued to this account; issue it first",
+                    a.key
+                ),
+            ));
         };
         let key = &self.keys[i];
         if d < key.issued {
-            return Err(Violation::new(21, format!("product key {} is issued on {}; it cannot be activated before", a.key, format_date(key.issued))));
+            return Err(Violation::new(
+                21,
+                format!(
+                    "product key {} is issued on {}; it cannot be activated before",
+                    a.key,
+                    format_date(key.issued)
+                ),
+            ));
         }
         if !self.on_premises_right(key.term, d) {
-            let end = self.on_premises_end(key.term).map(format_date).unwrap_or_default();
+            let end = self
+                .on_premises_end(key.term)
+                .map(format_date)
+                .unwrap_or_default();
             return Err(Violation::new(
                 21,
                 format!("product key {} is unlicensed from {end}: its term no longer gives on-premises right of use (R24)", a.key),
             ));
         }
-        let uses = u64::from(!key.machines.contains(&a.machine) || a.hardware_changed == Some(true));
+        let uses =
+            u64::from(!key.machines.contains(&a.machine) || a.hardware_changed == Some(true));
         if key.activations_used + uses > key.activations_total {
             return Err(Violation::new(
                 21,
@@ -1060,12 +1253,18 @@ impl State {
     /// R22: the day a subscription of term `i` stops being valid: its developer_tools
     /// benefit's expiry (None while unredeemed).
     fn subscription_expiry(&self, i: usize) -> Option<Date> {
-        self.terms.get(i).and_then(|t| t.benefit_expires(BenefitType::DeveloperTools))
+        self.terms
+            .get(i)
+            .and_then(|t| t.benefit_expires(BenefitType::DeveloperTools))
     }
 
     /// R22: a subscription is assigned to one user, from a term that has access and provides
     /// its level, within the term's count; reassigning needs an unassignment first.
-    fn assign_subscription(&mut self, d: Date, v: &crate::event::VsAssignedData) -> Result<(), Violation> {
+    fn assign_subscription(
+        &mut self,
+        d: Date,
+        v: &crate::event::VsAssignedData,
+    ) -> Result<(), Violation> {
         if let Some(i) = self.subscription_index(&v.subscription) {
             return self.reassign_subscription(d, i, v);
         }
@@ -1079,7 +1278,9 @@ impl State {
                 && t.vs_levels.contains(&v.level)
                 && t.has_access_on(d)
                 && open
-                && t.vs_count.is_none_or(|n| self.subscriptions.iter().filter(|s| s.term == i).count() < n as usize)
+                && t.vs_count.is_none_or(|n| {
+                    self.subscriptions.iter().filter(|s| s.term == i).count() < n as usize
+                })
         };
         let Some(term) = self.pick_term(v.offer, eligible) else {
             return Err(Violation::new(22, self.no_subscription_term(d, v)));
@@ -1106,7 +1307,9 @@ impl State {
             .terms
             .iter()
             .enumerate()
-            .filter(|(_, t)| t.provides(b) && t.has_access_on(d) && v.offer.is_none_or(|o| t.line == o.line()))
+            .filter(|(_, t)| {
+                t.provides(b) && t.has_access_on(d) && v.offer.is_none_or(|o| t.line == o.line())
+            })
             .collect();
         if with_access.is_empty() {
             return format!(
@@ -1114,7 +1317,10 @@ impl State {
                 format_date(d)
             );
         }
-        if !with_access.iter().any(|(_, t)| t.vs_levels.contains(&v.level)) {
+        if !with_access
+            .iter()
+            .any(|(_, t)| t.vs_levels.contains(&v.level))
+        {
             return format!(
                 "{} subscriptions need a solutions_partner, legacy_gold or legacy_silver term; action packs provide professional only",
                 v.level
@@ -1137,7 +1343,12 @@ impl State {
         )
     }
 
-    fn reassign_subscription(&mut self, d: Date, i: usize, v: &crate::event::VsAssignedData) -> Result<(), Violation> {
+    fn reassign_subscription(
+        &mut self,
+        d: Date,
+        i: usize,
+        v: &crate::event::VsAssignedData,
+    ) -> Result<(), Violation> {
         let s = &self.subscriptions[i];
         if s.unassigned.is_none() {
             return Err(Violation::new(
@@ -1149,9 +1360,18 @@ impl State {
             ));
         }
         if s.level != v.level {
-            return Err(Violation::new(22, format!("subscription {} is {}, not {}", v.subscription, s.level, v.level)));
+            return Err(Violation::new(
+                22,
+                format!(
+                    "subscription {} is {}, not {}",
+                    v.subscription, s.level, v.level
+                ),
+            ));
         }
-        let term = self.terms.get(s.term).ok_or_else(|| Violation::new(22, "subscription without term"))?;
+        let term = self
+            .terms
+            .get(s.term)
+            .ok_or_else(|| Violation::new(22, "subscription without term"))?;
         let expiry = self.subscription_expiry(s.term);
         if !term.has_access_on(d) || expiry.is_some_and(|e| d > e) {
             return Err(Violation::new(
@@ -1170,20 +1390,45 @@ impl State {
     /// R22: a subscription is valid once assigned and activated, until its benefit's expiry.
     fn activate_subscription(&mut self, d: Date, id: &str) -> Result<(), Violation> {
         let Some(i) = self.subscription_index(id) else {
-            return Err(Violation::new(22, format!("subscription {id} is not assigned; assign it to a user first")));
+            return Err(Violation::new(
+                22,
+                format!("subscription {id} is not assigned; assign it to a user first"),
+            ));
         };
         let s = &self.subscriptions[i];
         if s.unassigned.is_some() {
-            return Err(Violation::new(22, format!("subscription {id} is unassigned; assign it to a user first")));
+            return Err(Violation::new(
+                22,
+                format!("subscription {id} is unassigned; assign it to a user first"),
+            ));
         }
         if let Some(a) = s.activated {
-            return Err(Violation::new(22, format!("subscription {id} was already activated on {} by {}", format_date(a), s.user)));
+            return Err(Violation::new(
+                22,
+                format!(
+                    "subscription {id} was already activated on {} by {}",
+                    format_date(a),
+                    s.user
+                ),
+            ));
         }
         if d < s.assigned {
-            return Err(Violation::new(22, format!("subscription {id} is assigned on {}; it cannot be activated before", format_date(s.assigned))));
+            return Err(Violation::new(
+                22,
+                format!(
+                    "subscription {id} is assigned on {}; it cannot be activated before",
+                    format_date(s.assigned)
+                ),
+            ));
         }
         if let Some(e) = self.subscription_expiry(s.term).filter(|&e| d > e) {
-            return Err(Violation::new(22, format!("subscription {id} expired on {} with its developer_tools benefit (R18)", format_date(e))));
+            return Err(Violation::new(
+                22,
+                format!(
+                    "subscription {id} expired on {} with its developer_tools benefit (R18)",
+                    format_date(e)
+                ),
+            ));
         }
         self.subscriptions[i].activated = Some(d);
         Ok(())
@@ -1193,17 +1438,32 @@ impl State {
     /// user's activation, or at any time if never activated.
     fn unassign_subscription(&mut self, d: Date, id: &str) -> Result<(), Violation> {
         let Some(i) = self.subscription_index(id) else {
-            return Err(Violation::new(22, format!("subscription {id} was never assigned")));
+            return Err(Violation::new(
+                22,
+                format!("subscription {id} was never assigned"),
+            ));
         };
         let s = &self.subscriptions[i];
         if s.unassigned.is_some() {
-            return Err(Violation::new(22, format!("subscription {id} is already unassigned")));
+            return Err(Violation::new(
+                22,
+                format!("subscription {id} is already unassigned"),
+            ));
         }
         if d < s.assigned {
-            return Err(Violation::new(22, format!("subscription {id} is assigned on {}; it cannot be unassigned before", format_date(s.assigned))));
+            return Err(Violation::new(
+                22,
+                format!(
+                    "subscription {id} is assigned on {}; it cannot be unassigned before",
+                    format_date(s.assigned)
+                ),
+            ));
         }
         if let Some(a) = s.activated {
-            let days = self.terms.get(s.term).map_or(90, |t| t.constants.reassignment_days);
+            let days = self
+                .terms
+                .get(s.term)
+                .map_or(90, |t| t.constants.reassignment_days);
             let earliest = add_days(a, i64::from(days));
             if d < earliest {
                 return Err(Violation::new(
@@ -1226,7 +1486,11 @@ impl State {
         if let Some((into, on)) = &self.merged_into {
             return Err(Violation::new(
                 26,
-                format!("{} was already absorbed by {into} on {}; an account is absorbed once", self.account, format_date(*on)),
+                format!(
+                    "{} was already absorbed by {into} on {}; an account is absorbed once",
+                    self.account,
+                    format_date(*on)
+                ),
             ));
         }
         if let Some((last, id, kind)) = &self.last_own_event {
@@ -1256,24 +1520,43 @@ impl State {
             return Err(fail(format!("{} cannot absorb itself", self.account)));
         }
         if self.absorbed.iter().any(|(a, _)| a == b) {
-            return Err(fail(format!("{b} was already absorbed by {}; an account is absorbed once", self.account)));
+            return Err(fail(format!(
+                "{b} was already absorbed by {}; an account is absorbed once",
+                self.account
+            )));
         }
         if ctx.depth >= MAX_MERGE_DEPTH {
-            return Err(fail(format!("merges nest deeper than {MAX_MERGE_DEPTH} accounts")));
+            return Err(fail(format!(
+                "merges nest deeper than {MAX_MERGE_DEPTH} accounts"
+            )));
         }
         let has_own = ctx
             .streams
             .get(b)
             .is_some_and(|s| s.iter().any(|x| x.event.account == *b));
         if !has_own {
-            return Err(fail(format!("{b} has no events in the ledger; only a known account can be absorbed")));
+            return Err(fail(format!(
+                "{b} has no events in the ledger; only a known account can be absorbed"
+            )));
         }
-        let sub = Context { streams: ctx.streams, catalog: ctx.catalog, mode: ctx.mode, depth: ctx.depth + 1 };
+        let sub = Context {
+            streams: ctx.streams,
+            catalog: ctx.catalog,
+            mode: ctx.mode,
+            depth: ctx.depth + 1,
+        };
         let other = fold(b, &sub)?;
         if other.absorbed.iter().any(|(a, _)| *a == self.account) {
-            return Err(fail(format!("{b} absorbed {}; a merge is irreversible", self.account)));
+            return Err(fail(format!(
+                "{b} absorbed {}; a merge is irreversible",
+                self.account
+            )));
         }
-        if other.merged_into.as_ref().is_some_and(|(into, _)| *into != self.account) {
+        if other
+            .merged_into
+            .as_ref()
+            .is_some_and(|(into, _)| *into != self.account)
+        {
             return Err(fail(format!("{b} is merged into another account")));
         }
         self.take_over(other, b, m, ctx.mode);
@@ -1295,12 +1578,14 @@ impl State {
             k.term += offset;
             k
         }));
-        self.subscriptions.extend(other.subscriptions.into_iter().map(|mut s| {
-            s.term += offset;
-            s
-        }));
+        self.subscriptions
+            .extend(other.subscriptions.into_iter().map(|mut s| {
+                s.term += offset;
+                s
+            }));
         self.designations.extend(other.designations);
-        self.merged_in.extend(other.merged_in.into_iter().map(|i| i + offset));
+        self.merged_in
+            .extend(other.merged_in.into_iter().map(|i| i + offset));
         if mode == Mode::Project {
             self.skipped.extend(other.skipped);
         }
@@ -1344,7 +1629,10 @@ impl State {
             (Some(a), Some(b)) => {
                 let (ta, tb) = (&self.terms[a], &self.terms[b]);
                 let b_wins = match line {
-                    Line::Package => match (ta.offer == Offer::SolutionsPartner, tb.offer == Offer::SolutionsPartner) {
+                    Line::Package => match (
+                        ta.offer == Offer::SolutionsPartner,
+                        tb.offer == Offer::SolutionsPartner,
+                    ) {
                         (true, true) => tb.anniversary > ta.anniversary,
                         (false, true) => true,
                         _ => false,

@@ -137,14 +137,30 @@ pub fn project(state: &State, as_of: Date, known_at: Option<String>) -> StateVie
         account: state.account.to_string(),
         as_of: s(as_of),
         known_at,
-        merged_into: state.merged_into.as_ref().filter(|(_, m)| *m <= as_of).map(|(a, _)| a.to_string()),
-        merged_on: state.merged_into.as_ref().filter(|(_, m)| *m <= as_of).map(|(_, m)| s(*m)),
+        merged_into: state
+            .merged_into
+            .as_ref()
+            .filter(|(_, m)| *m <= as_of)
+            .map(|(a, _)| a.to_string()),
+        merged_on: state
+            .merged_into
+            .as_ref()
+            .filter(|(_, m)| *m <= as_of)
+            .map(|(_, m)| s(*m)),
         absorbed: state
             .absorbed
             .iter()
-            .map(|(a, d)| AbsorbedView { account: a.to_string(), date: s(*d) })
+            .map(|(a, d)| AbsorbedView {
+                account: a.to_string(),
+                date: s(*d),
+            })
             .collect(),
-        profile_verified: state.profile_verified.iter().filter(|&&d| d <= as_of).max().map(|d| s(*d)),
+        profile_verified: state
+            .profile_verified
+            .iter()
+            .filter(|&&d| d <= as_of)
+            .max()
+            .map(|d| s(*d)),
         designations: designations(state),
         memberships: memberships(state, as_of),
         benefits: benefits(state, as_of),
@@ -166,7 +182,13 @@ fn designations(state: &State) -> Vec<DesignationView> {
             source: q.source.to_string(),
         })
         .collect();
-    v.sort_by(|a, b| (&a.qualified, &a.solution_area, &a.source).cmp(&(&b.qualified, &b.solution_area, &b.source)));
+    v.sort_by(|a, b| {
+        (&a.qualified, &a.solution_area, &a.source).cmp(&(
+            &b.qualified,
+            &b.solution_area,
+            &b.source,
+        ))
+    });
     v
 }
 
@@ -196,7 +218,10 @@ fn membership(t: &Term, as_of: Date) -> MembershipView {
         status: t.status_on(as_of).as_str().to_string(),
         start: s(t.start),
         anniversary: s(t.anniversary),
-        renewal_window: WindowView { opens: s(t.window_opens), closes: s(t.window_closes) },
+        renewal_window: WindowView {
+            opens: s(t.window_opens),
+            closes: s(t.window_closes),
+        },
         activate_by: s(t.activate_by),
         solution_areas: t.solution_areas.iter().map(|a| a.to_string()).collect(),
         source: t.source.to_string(),
@@ -206,19 +231,26 @@ fn membership(t: &Term, as_of: Date) -> MembershipView {
 /// R17, R18: one entry per benefit type of every term started on or before `as_of`.
 fn benefits(state: &State, as_of: Date) -> Vec<BenefitView> {
     let mut v = Vec::new();
-    for (i, t) in state.terms.iter().enumerate().filter(|(_, t)| t.start <= as_of) {
+    for (i, t) in state
+        .terms
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| t.start <= as_of)
+    {
         for &(b, unlocked) in &t.benefits {
             let unlocked = unlocked.filter(|&u| u <= as_of);
             let expires = unlocked.and_then(|_| t.benefit_expires(b));
             let status = if b == BenefitType::OnPremisesSoftware {
                 // R18 decision: available while the term has access and no key was issued,
                 // redeemed from the first key, lost from the first day without access.
-                if !state.on_premises_right(i, as_of) {
-                    "lost"
-                } else if unlocked.is_some() {
+                // A renewal carries the right of issued keys on; an unissued benefit of the
+                // old term ends when the next term (with its own benefit) starts.
+                if unlocked.is_some() && state.on_premises_right(i, as_of) {
                     "redeemed"
-                } else {
+                } else if unlocked.is_none() && state.on_premises_own_right(i, as_of) {
                     "available"
+                } else {
+                    "lost"
                 }
             } else {
                 match (unlocked, expires) {
@@ -242,7 +274,12 @@ fn benefits(state: &State, as_of: Date) -> Vec<BenefitView> {
         }
     }
     v.sort_by(|a, b| {
-        (&a.term_start, &a.source, &a.offer, &a.benefit_type).cmp(&(&b.term_start, &b.source, &b.offer, &b.benefit_type))
+        (&a.term_start, &a.source, &a.offer, &a.benefit_type).cmp(&(
+            &b.term_start,
+            &b.source,
+            &b.offer,
+            &b.benefit_type,
+        ))
     });
     v
 }
@@ -317,7 +354,11 @@ fn keys(state: &State, as_of: Date) -> Vec<KeyView> {
                 activations_remaining: k.activations_total.saturating_sub(k.activations_used),
                 status: status.to_string(),
                 issued: s(k.issued),
-                offer: state.terms.get(k.term).map(|t| t.offer.to_string()).unwrap_or_default(),
+                offer: state
+                    .terms
+                    .get(k.term)
+                    .map(|t| t.offer.to_string())
+                    .unwrap_or_default(),
                 source: k.source.to_string(),
             }
         })
@@ -379,7 +420,9 @@ fn obligations(state: &State, as_of: Date) -> Vec<ObligationView> {
         if carried {
             continue;
         }
-        let Some(since) = state.on_premises_end(i) else { continue };
+        let Some(since) = state.on_premises_end(i) else {
+            continue;
+        };
         if since > as_of {
             continue;
         }

@@ -27,7 +27,11 @@ pub struct Head {
 }
 
 impl Head {
-    pub const EMPTY: Head = Head { seq: 0, hash: ZERO_HASH, recorded_at: None };
+    pub const EMPTY: Head = Head {
+        seq: 0,
+        hash: ZERO_HASH,
+        recorded_at: None,
+    };
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -40,7 +44,11 @@ pub enum StoreError {
     Engine { path: String, message: String },
     /// What is stored does not decode or does not hold together.
     #[error("the store {path} is damaged at seq {seq}: {message}; run `partner-ledger verify`")]
-    Corrupt { path: String, seq: u64, message: String },
+    Corrupt {
+        path: String,
+        seq: u64,
+        message: String,
+    },
     /// A caller handed the store a batch that does not continue the log (a bug upstream).
     #[error("batch does not continue the log: {0}")]
     Sequence(String),
