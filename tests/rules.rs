@@ -2886,7 +2886,7 @@ fn contract_same_id_with_different_content_rejected() {
     let l = ledger();
     l.accept(&[l.profile("2021-08-01")]);
     let purchase = l.purchase("2021-09-01", AP);
-    l.accept(&[purchase.clone()]);
+    l.accept(std::slice::from_ref(&purchase));
     let mut changed = purchase;
     changed.date = "2021-09-02".to_string();
     let errors = l.assert_batch_rejected(&[changed], &[(1, None)]);
