@@ -592,3 +592,12 @@ pub fn read_limited(path: &Path, limit: u64) -> Result<String> {
 fn store_error_is_locked(e: &StoreError) -> bool {
     matches!(e, StoreError::Locked { .. })
 }
+
+/// Peak resident memory of this process (Linux `VmHWM`), in KiB.
+pub fn peak_rss_kb() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
