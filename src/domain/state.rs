@@ -840,16 +840,18 @@ impl State {
     /// The rule a redemption of `b` on `d` broke when no term could take it: R16 when no
     /// term provides the type, R5 when the providing terms start later, else R17.
     fn no_redeemable_term(&self, d: Date, b: BenefitType, offer: Option<Offer>) -> Violation {
-        let providing: Vec<&Term> = self.terms.iter().filter(|t| t.provides(b)).collect();
-        if providing.is_empty() {
-            return Violation::new(16, self.no_term_for(d, b, offer));
-        }
-        if providing.iter().all(|t| t.start > d) {
-            let first = providing.iter().map(|t| t.start).min().unwrap_or(d);
+        // The fold runs in date order: a term that starts later does not exist yet here.
+        if self.terms.is_empty() {
             return Violation::new(
                 5,
-                format!("{b} is provided from the term's start on {}; a redemption dated {} comes before it (R17)", format_date(first), format_date(d)),
+                format!(
+                    "no membership has started on or before {}: benefits are provided from a term's start (R16, R17); date the redemption on or after the purchase",
+                    format_date(d)
+                ),
             );
+        }
+        if !self.terms.iter().any(|t| t.provides(b)) {
+            return Violation::new(16, self.no_term_for(d, b, offer));
         }
         Violation::new(17, self.no_term_for(d, b, offer))
     }
@@ -1589,6 +1591,9 @@ impl State {
         if mode == Mode::Project {
             self.skipped.extend(other.skipped);
         }
+        // R13, R27: solution areas of both running solutions_partner terms are combined onto
+        // the governing one (collected before the other is marked merged).
+        let areas: BTreeSet<SolutionArea> = self.designations_running_areas(m);
         for line in [Line::Package, Line::ActionPack] {
             let li = line_index(line);
             if let Some(bi) = b_current[li] {
@@ -1596,8 +1601,6 @@ impl State {
             }
             self.choose_governing(line, b_current[li], m);
         }
-        // R13, R27: solution areas are combined onto the governing solutions_partner term.
-        let areas: BTreeSet<SolutionArea> = self.designations_running_areas(m);
         if let Some(i) = self.current[0] {
             if let Some(t) = self.terms.get_mut(i) {
                 if t.offer == Offer::SolutionsPartner && t.is_running_on(m) {

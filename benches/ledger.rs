@@ -1,0 +1,308 @@
+//! The ledger benchmark: one command, medians over repeated runs, and a floor measured in the
+//! same run.
+//!
+//! ```sh
+//! cargo bench --bench ledger                          # 1,000,000 events (50,000 accounts), 3 runs
+//! cargo bench --bench ledger -- --events 100000 --runs 5
+//! ```
+//!
+//! For each run it imports the generated ledger through the real binary (`append`, validation
+//! included, durable), then measures `verify`, `report`, whole-process `state`, and in-process
+//! `state --as-of [--known-at]` latency (p50, p99), peak RSS of each process, and bytes on disk
+//! per event. The floor is the same events stored (one sled key per event, batches of 10,000,
+//! flush per batch) and scanned with bare sled + serde_json, no validation, no projection, in a
+//! child process; the ledger's figures are also shown as ratios to it.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use partner_ledger::domain::Catalog;
+use partner_ledger::event::{parse_date, parse_instant, Account};
+use partner_ledger::ledger::Ledger;
+use partner_ledger::store::sled_store::SledStore;
+use partner_ledger::store::Store;
+
+const BIN: &str = env!("CARGO_BIN_EXE_partner-ledger");
+
+struct Options {
+    events: u64,
+    runs: usize,
+    dir: PathBuf,
+    queries: usize,
+}
+
+fn options() -> Options {
+    let mut o = Options {
+        events: 1_000_000,
+        runs: 3,
+        dir: std::env::temp_dir().join("partner-ledger-bench"),
+        queries: 20_000,
+    };
+    let args: Vec<String> = std::env::args().collect();
+    let mut i = 1;
+    while i < args.len() {
+        let value = args.get(i + 1).cloned().unwrap_or_default();
+        match args[i].as_str() {
+            "--events" => o.events = value.parse().unwrap_or(o.events),
+            "--runs" => o.runs = value.parse().unwrap_or(o.runs),
+            "--dir" => o.dir = PathBuf::from(value),
+            "--queries" => o.queries = value.parse().unwrap_or(o.queries),
+            "--floor-child" => {
+                floor_child(Path::new(&value), Path::new(args.get(i + 2).map_or("", |s| s.as_str())));
+                std::process::exit(0);
+            }
+            _ => {
+                i += 1;
+                continue;
+            }
+        }
+        i += 2;
+    }
+    o
+}
+
+fn main() {
+    let o = options();
+    std::fs::create_dir_all(&o.dir).expect("bench dir");
+    let ledger_file = o.dir.join(format!("ledger-{}.jsonl", o.events));
+    let accounts = (o.events / 20).max(1);
+    if !ledger_file.exists() {
+        eprintln!("generating {accounts} accounts into {}", ledger_file.display());
+        let out = std::fs::File::create(&ledger_file).expect("create ledger file");
+        let status = Command::new(BIN)
+            .args(["gen", "--accounts", &accounts.to_string(), "--seed", "42"])
+            .stdout(out)
+            .status()
+            .expect("run gen");
+        assert!(status.success(), "gen failed");
+    }
+    let events = count_lines(&ledger_file);
+    eprintln!("{events} events, {} runs", o.runs);
+
+    let mut rows: Vec<Run> = Vec::new();
+    for run in 0..o.runs {
+        eprintln!("run {}", run + 1);
+        rows.push(one_run(&o, &ledger_file, events, run));
+    }
+    print_table(&o, events, &rows);
+}
+
+#[derive(Default, Clone)]
+struct Run {
+    floor_import_eps: f64,
+    floor_scan_eps: f64,
+    floor_rss_kb: u64,
+    import_eps: f64,
+    import_rss_kb: u64,
+    verify_eps: f64,
+    report_eps: f64,
+    report_rss_kb: u64,
+    state_process_ms: f64,
+    state_p50_us: f64,
+    state_p99_us: f64,
+    query_rss_kb: u64,
+    disk_bytes_per_event: f64,
+}
+
+fn one_run(o: &Options, file: &Path, events: u64, run: usize) -> Run {
+    let mut r = Run::default();
+    // Floor: bare sled + serde_json in a child process (its memory is its own).
+    let floor_db = o.dir.join(format!("floor-{run}"));
+    let _ = std::fs::remove_dir_all(&floor_db);
+    let exe = std::env::current_exe().expect("bench exe");
+    let out = Command::new(exe)
+        .args(["--floor-child", floor_db.to_str().unwrap_or(""), file.to_str().unwrap_or("")])
+        .output()
+        .expect("floor child");
+    let text = String::from_utf8_lossy(&out.stdout);
+    for line in text.lines() {
+        let mut it = line.split('=');
+        match (it.next(), it.next().and_then(|v| v.parse::<f64>().ok())) {
+            (Some("import_s"), Some(v)) => r.floor_import_eps = events as f64 / v,
+            (Some("scan_s"), Some(v)) => r.floor_scan_eps = events as f64 / v,
+            (Some("rss_kb"), Some(v)) => r.floor_rss_kb = v as u64,
+            _ => {}
+        }
+    }
+    let _ = std::fs::remove_dir_all(&floor_db);
+
+    // Import through the binary.
+    let db = o.dir.join(format!("store-{run}"));
+    let _ = std::fs::remove_dir_all(&db);
+    let (wall, rss) = timed(&db, &["append", file.to_str().unwrap_or("")]);
+    r.import_eps = events as f64 / wall;
+    r.import_rss_kb = rss;
+    r.disk_bytes_per_event = dir_size(&db) as f64 / events as f64;
+
+    let (wall, _) = timed(&db, &["verify"]);
+    r.verify_eps = events as f64 / wall;
+    let (wall, rss) = timed(&db, &["report", "--as-of", "2025-06-30", "--format", "csv"]);
+    r.report_eps = events as f64 / wall;
+    r.report_rss_kb = rss;
+
+    // In-process queries, then whole-process `state`.
+    let (p50, p99, names) = in_process_queries(&db, o.queries, run as u64);
+    r.state_p50_us = p50;
+    r.state_p99_us = p99;
+    let mut walls = Vec::new();
+    let mut rss_max = 0;
+    for (i, name) in names.iter().take(31).enumerate() {
+        let date = format!("202{}-0{}-15", 2 + i % 4, 1 + i % 9);
+        let started = Instant::now();
+        let (_, rss) = timed(&db, &["state", name, "--as-of", &date, "--json"]);
+        walls.push(started.elapsed().as_secs_f64() * 1000.0);
+        rss_max = rss_max.max(rss);
+    }
+    r.state_process_ms = median(&mut walls);
+    r.query_rss_kb = rss_max;
+    let _ = std::fs::remove_dir_all(&db);
+    r
+}
+
+/// Runs the binary with PARTNER_LEDGER_STATS=1; returns (its own wall seconds, peak RSS KiB).
+fn timed(db: &Path, args: &[&str]) -> (f64, u64) {
+    let started = Instant::now();
+    let out = Command::new(BIN)
+        .arg("--db")
+        .arg(db)
+        .args(args)
+        .env("PARTNER_LEDGER_STATS", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .expect("run partner-ledger");
+    let outside = started.elapsed().as_secs_f64();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{args:?} failed: {err}");
+    let stat = |key: &str| -> Option<u64> {
+        err.lines()
+            .find(|l| l.starts_with("stats:"))?
+            .split_whitespace()
+            .find_map(|kv| kv.strip_prefix(key))
+            .and_then(|v| v.parse().ok())
+    };
+    let wall = stat("wall_us=").map_or(outside, |us| us as f64 / 1e6);
+    (wall.max(outside.min(wall)), stat("peak_rss_kb=").unwrap_or(0))
+}
+
+fn in_process_queries(db: &Path, n: usize, seed: u64) -> (f64, f64, Vec<String>) {
+    let store = SledStore::open(db).expect("open store");
+    let ledger = Ledger::new(&store, Catalog::default_catalog());
+    let accounts: Vec<Account> = store.accounts().expect("accounts");
+    let mut rng = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut next = || {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng
+    };
+    let mut lat = Vec::with_capacity(n);
+    for _ in 0..n {
+        let account = &accounts[(next() % accounts.len() as u64) as usize];
+        let year = 2022 + next() % 4;
+        let date = parse_date(&format!("{year}-{:02}-{:02}", 1 + next() % 12, 1 + next() % 28)).expect("date");
+        let known_at = (next() % 2 == 0).then(|| {
+            let text = format!("{}-{:02}-01T00:00:00Z", 2022 + next() % 5, 1 + next() % 12);
+            (parse_instant(&text).expect("instant"), text)
+        });
+        let started = Instant::now();
+        let view = ledger.state(account, date, known_at).expect("state");
+        lat.push(started.elapsed().as_secs_f64() * 1e6);
+        std::hint::black_box(view);
+    }
+    lat.sort_by(f64::total_cmp);
+    let p = |q: f64| lat[((lat.len() as f64 - 1.0) * q) as usize];
+    let names = accounts.iter().step_by((accounts.len() / 40).max(1)).map(|a| a.to_string()).collect();
+    (p(0.5), p(0.99), names)
+}
+
+/// The floor: one sled key per event (seq big-endian → the line re-serialised by serde_json),
+/// a batch and a flush every 10,000 events; then a full scan that parses every value.
+fn floor_child(db: &Path, file: &Path) {
+    let started = Instant::now();
+    let sled = sled::Config::new().path(db).cache_capacity(256 << 20).open().expect("open floor sled");
+    let tree = sled.open_tree("events").expect("tree");
+    let reader = BufReader::with_capacity(1 << 16, std::fs::File::open(file).expect("open file"));
+    let mut batch = sled::Batch::default();
+    let mut seq: u64 = 0;
+    for line in reader.lines() {
+        let line = line.expect("read");
+        let value: serde_json::Value = serde_json::from_str(&line).expect("json");
+        seq += 1;
+        batch.insert(&seq.to_be_bytes(), serde_json::to_vec(&value).expect("encode"));
+        if seq % 10_000 == 0 {
+            tree.apply_batch(std::mem::take(&mut batch)).expect("batch");
+            sled.flush().expect("flush");
+        }
+    }
+    tree.apply_batch(batch).expect("batch");
+    sled.flush().expect("flush");
+    let import_s = started.elapsed().as_secs_f64();
+    let started = Instant::now();
+    let mut n = 0u64;
+    for kv in tree.iter() {
+        let (_, v) = kv.expect("scan");
+        let value: serde_json::Value = serde_json::from_slice(&v).expect("json");
+        std::hint::black_box(value);
+        n += 1;
+    }
+    let scan_s = started.elapsed().as_secs_f64();
+    assert_eq!(n, seq);
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "import_s={import_s}\nscan_s={scan_s}\nrss_kb={}", partner_ledger::cli::peak_rss_kb().unwrap_or(0));
+}
+
+fn count_lines(p: &Path) -> u64 {
+    BufReader::new(std::fs::File::open(p).expect("open")).lines().count() as u64
+}
+
+fn dir_size(p: &Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(p) else { return 0 };
+    entries
+        .flatten()
+        .map(|e| match e.metadata() {
+            Ok(m) if m.is_dir() => dir_size(&e.path()),
+            Ok(m) => m.len(),
+            Err(_) => 0,
+        })
+        .sum()
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    if v.is_empty() {
+        0.0
+    } else {
+        v[v.len() / 2]
+    }
+}
+
+fn print_table(o: &Options, events: u64, rows: &[Run]) {
+    let m = |f: &dyn Fn(&Run) -> f64| median(&mut rows.iter().map(f).collect::<Vec<_>>());
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| c.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string()))
+        .unwrap_or_default();
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    println!("\n## partner-ledger benchmark: {events} events, medians of {} runs", o.runs);
+    println!("machine: {cpu}, {cores} cores\n");
+    println!("| measure | ledger | floor (bare sled + serde_json) | ratio |");
+    println!("|---|---:|---:|---:|");
+    let fi = m(&|r| r.floor_import_eps);
+    let li = m(&|r| r.import_eps);
+    println!("| import, events/s (durable, validated) | {:.0} | {:.0} | {:.2} |", li, fi, li / fi);
+    let fs = m(&|r| r.floor_scan_eps);
+    let lv = m(&|r| r.verify_eps);
+    println!("| verify, events/s (chain + indexes) | {:.0} | {:.0} (scan) | {:.2} |", lv, fs, lv / fs);
+    let lr = m(&|r| r.report_eps);
+    println!("| report --as-of, events folded/s | {:.0} | {:.0} (scan) | {:.2} |", lr, fs, lr / fs);
+    println!("| state in process, p50 µs | {:.1} | | |", m(&|r| r.state_p50_us));
+    println!("| state in process, p99 µs | {:.1} | | |", m(&|r| r.state_p99_us));
+    println!("| state as a whole process, ms (median of 31) | {:.1} | | |", m(&|r| r.state_process_ms));
+    println!("| peak RSS import, MB | {:.0} | {:.0} | |", m(&|r| r.import_rss_kb as f64) / 1024.0, m(&|r| r.floor_rss_kb as f64) / 1024.0);
+    println!("| peak RSS report, MB | {:.0} | | |", m(&|r| r.report_rss_kb as f64) / 1024.0);
+    println!("| peak RSS state process, MB | {:.0} | | |", m(&|r| r.query_rss_kb as f64) / 1024.0);
+    println!("| bytes on disk per event | {:.0} | | |", m(&|r| r.disk_bytes_per_event));
+}
