@@ -297,6 +297,10 @@ name_enum!(
 
 // ------------------------------------------------------------------------------------------------
 // Payloads (`data`), strict: unknown fields are rejected by serde.
+//
+// Fields are declared in alphabetical order: serde serialises them in declaration order, so
+// `serde_json::to_string` of a payload is already its canonical (RFC 8785) form, and the hash
+// chain is computed without building a map (a unit test holds this against a sorted map).
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -308,9 +312,9 @@ pub struct Fee {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MembershipData {
-    pub offer: Offer,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fee: Option<Fee>,
+    pub offer: Offer,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -320,8 +324,8 @@ pub struct EmptyData {}
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DesignationData {
-    pub solution_area: SolutionArea,
     pub score: u64,
+    pub solution_area: SolutionArea,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -335,59 +339,59 @@ pub struct RedemptionData {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TokenIssuedData {
-    pub token: String,
-    pub product: String,
-    pub seats: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub offer: Option<Offer>,
+    pub product: String,
+    pub seats: u64,
+    pub token: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TokenActivatedData {
-    pub token: String,
-    pub tenant: String,
     pub seats: u64,
+    pub tenant: String,
+    pub token: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReplacementData {
-    pub token: String,
-    pub replacement: String,
     /// Kept as text: a reason other than the two of R20 is a rule rejection (R20), not a
     /// malformed line.
     pub reason: String,
+    pub replacement: String,
+    pub token: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct KeyIssuedData {
-    pub key: String,
-    pub product: String,
     pub activations: u64,
+    pub key: String,
     pub kind: KeyKind,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub offer: Option<Offer>,
+    pub product: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct KeyActivatedData {
-    pub key: String,
-    pub machine: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hardware_changed: Option<bool>,
+    pub key: String,
+    pub machine: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct VsAssignedData {
-    pub subscription: String,
     pub level: VsLevel,
-    pub user: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub offer: Option<Offer>,
+    pub subscription: String,
+    pub user: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -555,6 +559,27 @@ impl Body {
     }
 
     /// `data` in its stored form: as given, less optional fields that were absent or null.
+    /// `data` in its stored, canonical form (fields are declared in sorted order).
+    pub fn data_json(&self) -> String {
+        let s = match self {
+            Body::MembershipPurchased(m) | Body::MembershipRenewed(m) => serde_json::to_string(m),
+            Body::BusinessProfileVerified => Ok("{}".to_string()),
+            Body::DesignationQualified(d) => serde_json::to_string(d),
+            Body::BenefitRedeemed(r) => serde_json::to_string(r),
+            Body::TokenIssued(t) => serde_json::to_string(t),
+            Body::TokenActivated(t) => serde_json::to_string(t),
+            Body::ReplacementTokenIssued(r) => serde_json::to_string(r),
+            Body::ProductKeyIssued(k) => serde_json::to_string(k),
+            Body::ProductKeyActivated(k) => serde_json::to_string(k),
+            Body::VsSubscriptionAssigned(v) => serde_json::to_string(v),
+            Body::VsSubscriptionActivated(v) | Body::VsSubscriptionUnassigned(v) => serde_json::to_string(v),
+            Body::AccountsMerged(m) => serde_json::to_string(m),
+            Body::EventVoided(v) => serde_json::to_string(v),
+        };
+        // Serialising these plain structs cannot fail; an empty object is the safe fallback.
+        s.unwrap_or_else(|_| "{}".to_string())
+    }
+
     pub fn data_value(&self) -> Value {
         let v = match self {
             Body::MembershipPurchased(m) | Body::MembershipRenewed(m) => serde_json::to_value(m),
@@ -862,10 +887,7 @@ impl StoredEvent {
 
     /// The exact stored line (canonical JSON, no trailing newline).
     pub fn to_line(&self) -> String {
-        let mut map = body_map(self.seq, self.version, &self.event);
-        map.insert("prev_hash".into(), Value::String(hex(&self.prev_hash)));
-        map.insert("hash".into(), Value::String(hex(&self.hash)));
-        Value::Object(map).to_string()
+        canonical_json(self.seq, self.version, &self.event, Some((&self.prev_hash, &self.hash)))
     }
 
     /// Reads a stored line back. Exact: the line must be the canonical form of what it holds.
@@ -899,33 +921,54 @@ impl StoredEvent {
     }
 }
 
+/// The sorted-key map of a stored event without its hashes: the reference form that
+/// [`canonical_json`] writes directly (tests hold the two equal).
+#[cfg(test)]
 fn body_map(seq: u64, version: u64, e: &Event) -> Map<String, Value> {
     let mut map = Map::new();
-    map.insert(
-        "account".into(),
-        Value::String(e.account.as_str().to_string()),
-    );
+    map.insert("account".into(), Value::String(e.account.as_str().to_string()));
     map.insert("data".into(), e.body.data_value());
     map.insert("date".into(), Value::String(format_date(e.date)));
     map.insert("id".into(), Value::String(e.id.to_string()));
-    map.insert(
-        "recorded_at".into(),
-        Value::String(format_instant(e.recorded_at)),
-    );
+    map.insert("recorded_at".into(), Value::String(format_instant(e.recorded_at)));
     map.insert("seq".into(), Value::from(seq));
-    map.insert(
-        "type".into(),
-        Value::String(e.event_type().as_str().to_string()),
-    );
+    map.insert("type".into(), Value::String(e.event_type().as_str().to_string()));
     map.insert("version".into(), Value::from(version));
     map
 }
 
-/// The stored event without `prev_hash` and `hash`, as canonical JSON (RFC 8785: keys sorted,
-/// no whitespace). serde_json's map is ordered by key and all our numbers are integers, so its
-/// compact output is canonical.
+/// Canonical JSON (RFC 8785: keys sorted, no whitespace) of a stored event, with its hashes
+/// when given. Written directly, keys in sorted order: account, data, date, [hash], id,
+/// [prev_hash], recorded_at, seq, type, version. `data` is its payload struct, whose fields are
+/// declared in sorted order; every number is an integer; the account, id, date, instant and
+/// type are ASCII without characters that JSON escapes.
+pub fn canonical_json(seq: u64, version: u64, e: &Event, hashes: Option<(&Hash, &Hash)>) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::with_capacity(384);
+    out.push_str("{\"account\":\"");
+    out.push_str(e.account.as_str());
+    out.push_str("\",\"data\":");
+    out.push_str(&e.body.data_json());
+    let _ = write!(out, ",\"date\":\"{}\"", format_date(e.date));
+    if let Some((_, hash)) = hashes {
+        let _ = write!(out, ",\"hash\":\"{}\"", hex(hash));
+    }
+    let _ = write!(out, ",\"id\":\"{}\"", e.id);
+    if let Some((prev, _)) = hashes {
+        let _ = write!(out, ",\"prev_hash\":\"{}\"", hex(prev));
+    }
+    let _ = write!(
+        out,
+        ",\"recorded_at\":\"{}\",\"seq\":{seq},\"type\":\"{}\",\"version\":{version}}}",
+        format_instant(e.recorded_at),
+        e.event_type().as_str()
+    );
+    out
+}
+
+/// The stored event without `prev_hash` and `hash`, as canonical JSON: what the chain hashes.
 pub fn canonical_body(seq: u64, version: u64, e: &Event) -> String {
-    Value::Object(body_map(seq, version, e)).to_string()
+    canonical_json(seq, version, e, None)
 }
 
 /// hash = SHA-256(hex(prev_hash) ‖ canonical stored event without the hashes).
@@ -982,6 +1025,49 @@ mod tests {
         assert!(Account::parse("graphic-shape.studio").is_ok());
         for bad in ["", "has space", "å", &"a".repeat(65)] {
             assert!(Account::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn canonical_json_equals_the_sorted_map_for_every_type() {
+        let lines = [
+            r#"{"account":"a","type":"membership_purchased","date":"2024-01-01","data":{"offer":"action_pack","fee":{"currency":"USD","amount":"1.00"}}}"#,
+            r#"{"account":"a","type":"membership_renewed","date":"2024-01-01","data":{"offer":"legacy_gold"}}"#,
+            r#"{"account":"a","type":"business_profile_verified","date":"2024-01-01","data":{}}"#,
+            r#"{"account":"a","type":"designation_qualified","date":"2024-01-01","data":{"solution_area":"security","score":80}}"#,
+            r#"{"account":"a","type":"benefit_redeemed","date":"2024-01-01","data":{"offer":"action_pack","benefit":"marketing"}}"#,
+            r#"{"account":"a","type":"token_issued","date":"2024-01-01","data":{"token":"T\"1\u0001é","product":"M365 ✓","seats":5,"offer":"action_pack"}}"#,
+            r#"{"account":"a","type":"token_activated","date":"2024-01-01","data":{"token":"T","tenant":"t","seats":5}}"#,
+            r#"{"account":"a","type":"replacement_token_issued","date":"2024-01-01","data":{"token":"T","replacement":"R","reason":"wrong_tenant"}}"#,
+            r#"{"account":"a","type":"product_key_issued","date":"2024-01-01","data":{"key":"K","product":"P","activations":3,"kind":"mak","offer":"action_pack"}}"#,
+            r#"{"account":"a","type":"product_key_activated","date":"2024-01-01","data":{"key":"K","machine":"m","hardware_changed":false}}"#,
+            r#"{"account":"a","type":"vs_subscription_assigned","date":"2024-01-01","data":{"subscription":"S","level":"professional","user":"u@x","offer":"action_pack"}}"#,
+            r#"{"account":"a","type":"vs_subscription_activated","date":"2024-01-01","data":{"subscription":"S"}}"#,
+            r#"{"account":"a","type":"vs_subscription_unassigned","date":"2024-01-01","data":{"subscription":"S"}}"#,
+            r#"{"account":"a","type":"accounts_merged","date":"2024-01-01","data":{"absorbed":"b"}}"#,
+            r#"{"account":"a","type":"event_voided","date":"2024-01-01","data":{"event":"7f3c2a9e-5b1d-4c6e-9a8f-0b1c2d3e4f50","reason":"x"}}"#,
+        ];
+        for line in lines {
+            let input = match InputEvent::parse_line(line) {
+                Ok(i) => i,
+                // Control characters are refused in text fields; the escaping is still checked
+                // through the data of the other lines.
+                Err(_) => InputEvent::parse_line(&line.replace("\\u0001", "")).unwrap(),
+            };
+            let event = Event {
+                id: Uuid::nil(),
+                account: input.account,
+                date: input.date,
+                recorded_at: parse_instant("2024-01-01T00:00:00Z").unwrap(),
+                body: input.body,
+            };
+            let reference = Value::Object(body_map(7, 3, &event)).to_string();
+            assert_eq!(canonical_body(7, 3, &event), reference, "{line}");
+            let sealed = StoredEvent::seal(7, 3, event.clone(), ZERO_HASH);
+            let mut map = body_map(7, 3, &event);
+            map.insert("prev_hash".into(), Value::String(hex(&sealed.prev_hash)));
+            map.insert("hash".into(), Value::String(hex(&sealed.hash)));
+            assert_eq!(sealed.to_line(), Value::Object(map).to_string(), "{line}");
         }
     }
 
