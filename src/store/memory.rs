@@ -235,7 +235,7 @@ impl Store for MemoryStore {
                 });
             }
             expected.add(e.clone());
-            if position % 10_000 == 0 {
+            if position.is_multiple_of(10_000) {
                 progress(position, total);
             }
         }

@@ -54,6 +54,9 @@ const MERGE_FLAG: u64 = 1 << 63;
 /// An id-index entry: 16-byte uuid, then the seq big-endian; sorts by uuid.
 const ID_ENTRY: usize = 24;
 
+/// Called with (seq, stored line); returns whether to go on.
+type LineVisitor<'a> = &'a mut dyn FnMut(u64, &[u8]) -> Result<bool, StoreError>;
+
 /// Escape hatch for tests that play the attacker with write access to the files.
 #[doc(hidden)]
 pub mod raw {
@@ -499,12 +502,7 @@ impl SledStore {
     }
 
     /// Visits the raw stored lines of `from..=to`, block by block (streaming).
-    fn scan_lines(
-        &self,
-        from: u64,
-        to: u64,
-        visit: &mut dyn FnMut(u64, &[u8]) -> Result<bool, StoreError>,
-    ) -> Result<(), StoreError> {
+    fn scan_lines(&self, from: u64, to: u64, visit: LineVisitor<'_>) -> Result<(), StoreError> {
         let from = from.max(1);
         if from > to {
             return Ok(());
