@@ -250,8 +250,9 @@ struct Session<'a> {
     raw: StreamMap,
     /// Own-event counts (versions) of accounts touched so far.
     versions: HashMap<Account, u64>,
-    /// Events accepted in this session, by id: (seq, event, whether recorded_at was given).
-    new_ids: HashMap<Uuid, StoredEvent>,
+    /// Accounts of the events accepted in this session, by id.
+    /// (The event itself is in `raw` under this account; kept once, not twice.)
+    new_ids: HashMap<Uuid, Account>,
     /// Folded states of accounts without merges, valid for `raw` (incremental validation).
     folded: HashMap<Account, State>,
     report: AppendReport,
@@ -402,8 +403,12 @@ impl<'a> Session<'a> {
     }
 
     fn lookup(&self, id: &Uuid) -> Result<Option<StoredEvent>, LedgerError> {
-        if let Some(e) = self.new_ids.get(id) {
-            return Ok(Some(e.clone()));
+        if let Some(account) = self.new_ids.get(id) {
+            let found = self
+                .raw
+                .get(account)
+                .and_then(|stream| stream.iter().rev().find(|e| e.event.id == *id));
+            return Ok(found.cloned());
         }
         Ok(self.store.get_by_id(id)?)
     }
@@ -612,6 +617,7 @@ impl<'a> Session<'a> {
         *self.versions.entry(account.clone()).or_insert(0) += 1;
         self.raw.entry(account).or_default().push(sealed.clone());
         if let Body::AccountsMerged(m) = &sealed.event.body {
+            // Indexed under the absorbed account too (see Store::account_events).
             self.raw
                 .entry(m.absorbed.clone())
                 .or_default()
@@ -627,7 +633,7 @@ impl<'a> Session<'a> {
         self.report.appended += 1;
         self.report.first_seq.get_or_insert(sealed.seq);
         self.report.last_seq = Some(sealed.seq);
-        self.new_ids.insert(sealed.event.id, sealed);
+        self.new_ids.insert(sealed.event.id, sealed.event.account);
         Ok(())
     }
 }
