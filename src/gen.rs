@@ -282,8 +282,9 @@ struct MergePlan {
     merge: Date,
 }
 
-const MERGE_PERCENT: u64 = 6;
-const VOID_PERCENT: u64 = 6;
+/// Merges and corrections are rare in a real ledger.
+const MERGE_PERCENT: u64 = 3;
+const VOID_PERCENT: u64 = 3;
 
 fn merge_plan(
     pair: u64,
@@ -821,9 +822,9 @@ fn write_event(
     let id = event_id(seed, e.account, e.planned.ordinal);
     let (kind, data) = describe(&e.planned.action, account, seed);
     let secs = micros / 1_000_000;
-    write!(
+    writeln!(
         out,
-        "{{\"id\":\"{id}\",\"account\":\"{}\",\"type\":\"{kind}\",\"date\":\"{:04}-{:02}-{:02}\",\"recorded_at\":\"{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z\",\"data\":{data}}}\n",
+        "{{\"id\":\"{id}\",\"account\":\"{}\",\"type\":\"{kind}\",\"date\":\"{:04}-{:02}-{:02}\",\"recorded_at\":\"{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z\",\"data\":{data}}}",
         names.get(account),
         date.year(),
         date.month(),

@@ -403,6 +403,12 @@ fn subscriptions(state: &State, as_of: Date) -> Vec<SubscriptionView> {
     v
 }
 
+/// The `obligations` section alone, for callers (the report) that need it without the cost
+/// of the whole projection.
+pub fn open_obligations(state: &State, as_of: Date) -> Vec<ObligationView> {
+    obligations(state, as_of)
+}
+
 /// R24: a line that lapses without renewal, or renews into an offer without on-premises
 /// software, owes `uninstall_on_premises_software` from its first day without access, until a
 /// later term on the same line provides on-premises software again. Merged (non-governing)

@@ -1,0 +1,420 @@
+//! `history`, `diff`, `upcoming` and `report` through the binary, on a small hand-made ledger
+//! (dates worked out from rules.md) and on a generated one (report against `state`).
+
+use std::path::Path;
+
+use assert_cmd::Command;
+use serde_json::Value;
+
+fn ledger(db: &Path) -> Command {
+    let mut command = Command::cargo_bin("partner-ledger").expect("binary partner-ledger is built");
+    command
+        .env_remove("PARTNER_LEDGER_DB")
+        .env("NO_COLOR", "1")
+        .arg("--db")
+        .arg(db);
+    command
+}
+
+const VOIDED: &str = "00000000-0000-4000-8000-000000000003";
+const VOID: &str = "00000000-0000-4000-8000-000000000004";
+
+/// contoso buys an Action Pack on 2024-01-05 (AD 2025-01-05, window 2025-01-06 .. 2025-02-04),
+/// redeems Azure credits on 2024-02-01 by mistake (voided), again on 2024-02-15, and a token
+/// issued on 2024-01-20 is recorded last (back-dated). fabrikam buys on 2024-03-10 (window
+/// opens 2025-03-11).
+fn events() -> String {
+    let line = |n: u32, account: &str, kind: &str, date: &str, recorded: &str, data: &str| {
+        format!(
+            r#"{{"id":"00000000-0000-4000-8000-{n:012}","account":"{account}","type":"{kind}","date":"{date}","recorded_at":"{recorded}T09:00:00Z","data":{data}}}"#
+        )
+    };
+    [
+        line(
+            1,
+            "contoso",
+            "business_profile_verified",
+            "2024-01-02",
+            "2024-01-02",
+            "{}",
+        ),
+        line(
+            2,
+            "contoso",
+            "membership_purchased",
+            "2024-01-05",
+            "2024-01-05",
+            r#"{"offer":"action_pack"}"#,
+        ),
+        line(
+            3,
+            "contoso",
+            "benefit_redeemed",
+            "2024-02-01",
+            "2024-02-01",
+            r#"{"benefit":"azure_credits"}"#,
+        ),
+        line(
+            4,
+            "contoso",
+            "event_voided",
+            "2024-02-10",
+            "2024-02-10",
+            &format!(r#"{{"event":"{VOIDED}","reason":"redeemed by mistake"}}"#),
+        ),
+        line(
+            5,
+            "contoso",
+            "benefit_redeemed",
+            "2024-02-15",
+            "2024-02-15",
+            r#"{"benefit":"azure_credits"}"#,
+        ),
+        line(
+            6,
+            "fabrikam",
+            "business_profile_verified",
+            "2024-03-01",
+            "2024-03-01",
+            "{}",
+        ),
+        line(
+            7,
+            "fabrikam",
+            "membership_purchased",
+            "2024-03-10",
+            "2024-03-10",
+            r#"{"offer":"action_pack"}"#,
+        ),
+        line(
+            8,
+            "contoso",
+            "token_issued",
+            "2024-01-20",
+            "2024-03-20",
+            r#"{"token":"T-1","product":"Microsoft 365 E3","seats":5}"#,
+        ),
+    ]
+    .join("\n")
+        + "\n"
+}
+
+fn store_with_events() -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = dir.path().join("store");
+    ledger(&db)
+        .args(["append", "-"])
+        .write_stdin(events())
+        .assert()
+        .success();
+    (dir, db)
+}
+
+fn json_of(command: &mut Command) -> Value {
+    let output = command.output().expect("runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("valid JSON")
+}
+
+#[test]
+fn history_lists_events_in_business_date_order_and_marks_the_voided_one() {
+    let (_dir, db) = store_with_events();
+    let entries = json_of(ledger(&db).args(["history", "contoso", "--json"]));
+    let entries = entries.as_array().expect("an array");
+    assert_eq!(entries.len(), 6, "contoso's six events");
+    let dates: Vec<&str> = entries
+        .iter()
+        .map(|e| e["date"].as_str().unwrap())
+        .collect();
+    let mut sorted = dates.clone();
+    sorted.sort();
+    assert_eq!(dates, sorted, "R2: business-date order");
+    // The back-dated token (seq 8) comes before the redemption of 2024-02-01 (seq 3).
+    let position = |id: &str| entries.iter().position(|e| e["id"] == id).unwrap();
+    assert!(position("00000000-0000-4000-8000-000000000008") < position(VOIDED));
+
+    let voided = &entries[position(VOIDED)];
+    assert_eq!(voided["voided"]["by"], VOID);
+    assert_eq!(voided["voided"]["reason"], "redeemed by mistake");
+    assert_eq!(
+        voided["changes"].as_array().unwrap().len(),
+        0,
+        "a voided event changes nothing"
+    );
+    let void = &entries[position(VOID)];
+    assert_eq!(void["type"], "event_voided");
+    assert!(void["voided"].is_null());
+
+    // The purchase started a term; the second redemption redeemed the credits.
+    let purchase = &entries[position("00000000-0000-4000-8000-000000000002")];
+    assert!(purchase["changed"]
+        .as_str()
+        .unwrap()
+        .contains("started action_pack term 2024-01-05 .. 2025-01-05"));
+    let redemption = &entries[position("00000000-0000-4000-8000-000000000005")];
+    let redeemed = redemption["changes"].as_array().unwrap().iter().any(|c| {
+        c["section"] == "benefits"
+            && c["key"] == "azure_credits (action_pack 2024-01-05)"
+            && c["field"] == "status"
+            && c["from"] == "available"
+            && c["to"] == "redeemed"
+    });
+    assert!(redeemed, "{redemption}");
+
+    let text = ledger(&db).args(["history", "contoso"]).output().unwrap();
+    let text = String::from_utf8(text.stdout).unwrap();
+    assert!(
+        text.contains("VOIDED by 00000000 (redeemed by mistake)"),
+        "{text}"
+    );
+}
+
+#[test]
+fn history_range_keeps_only_events_between_the_dates() {
+    let (_dir, db) = store_with_events();
+    let entries = json_of(ledger(&db).args([
+        "history",
+        "contoso",
+        "--from",
+        "2024-02-01",
+        "--to",
+        "2024-02-12",
+        "--json",
+    ]));
+    let dates: Vec<&str> = entries
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["date"].as_str().unwrap())
+        .collect();
+    assert_eq!(dates, ["2024-02-01", "2024-02-10"]);
+}
+
+#[test]
+fn diff_reports_a_benefit_status_change_between_two_dates() {
+    let (_dir, db) = store_with_events();
+    let diff = json_of(ledger(&db).args([
+        "diff",
+        "contoso",
+        "--from",
+        "2024-01-10",
+        "--to",
+        "2024-03-01",
+        "--json",
+    ]));
+    assert_eq!(diff["account"], "contoso");
+    assert_eq!(diff["from"], "2024-01-10");
+    assert_eq!(diff["to"], "2024-03-01");
+    let changes = diff["changes"].as_array().unwrap();
+    let status = changes
+        .iter()
+        .find(|c| c["key"] == "azure_credits (action_pack 2024-01-05)" && c["field"] == "status");
+    let status = status.expect("azure credits status changed");
+    assert_eq!(
+        (status["from"].as_str(), status["to"].as_str()),
+        (Some("available"), Some("redeemed"))
+    );
+    assert_eq!(status["section"], "benefits");
+    // The token was issued in between (back-dated, but dated 2024-01-20).
+    assert!(changes
+        .iter()
+        .any(|c| c["section"] == "tokens" && c["key"] == "T-1" && c["change"] == "added"));
+
+    let text = ledger(&db)
+        .args([
+            "diff",
+            "contoso",
+            "--from",
+            "2024-01-10",
+            "--to",
+            "2024-03-01",
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8(text.stdout).unwrap();
+    assert!(
+        text.contains("azure_credits (action_pack 2024-01-05)") && text.contains("available"),
+        "{text}"
+    );
+}
+
+#[test]
+fn diff_of_a_date_with_itself_is_empty() {
+    let (_dir, db) = store_with_events();
+    let diff = json_of(ledger(&db).args([
+        "diff",
+        "contoso",
+        "--from",
+        "2024-06-01",
+        "--to",
+        "2024-06-01",
+        "--json",
+    ]));
+    assert_eq!(diff["changes"].as_array().unwrap().len(), 0);
+}
+
+#[test]
+fn upcoming_lists_a_renewal_window_opening_in_range_and_not_one_outside() {
+    let (_dir, db) = store_with_events();
+    let deadlines = json_of(ledger(&db).args([
+        "upcoming",
+        "--as-of",
+        "2024-12-20",
+        "--within",
+        "30",
+        "--json",
+    ]));
+    let deadlines = deadlines.as_array().unwrap();
+    let opens = |account: &str| {
+        deadlines
+            .iter()
+            .any(|d| d["account"] == account && d["kind"] == "renewal_window_opens")
+    };
+    assert!(
+        opens("contoso"),
+        "R7: contoso's window opens 2025-01-06: {deadlines:?}"
+    );
+    assert!(
+        !opens("fabrikam"),
+        "fabrikam's window opens 2025-03-11, outside the range"
+    );
+    let contoso = deadlines
+        .iter()
+        .find(|d| d["account"] == "contoso" && d["kind"] == "renewal_window_opens")
+        .unwrap();
+    assert_eq!(contoso["date"], "2025-01-06");
+    let dates: Vec<&str> = deadlines
+        .iter()
+        .map(|d| d["date"].as_str().unwrap())
+        .collect();
+    let mut sorted = dates.clone();
+    sorted.sort();
+    assert_eq!(dates, sorted, "soonest first");
+    // Outside the range entirely: nothing.
+    let none = json_of(ledger(&db).args(["upcoming", "--as-of", "2030-01-01", "--json"]));
+    assert_eq!(none.as_array().unwrap().len(), 0);
+}
+
+#[test]
+fn report_csv_has_a_header_and_one_row_per_account_and_json_parses() {
+    let (_dir, db) = store_with_events();
+    let csv = ledger(&db)
+        .args(["report", "--as-of", "2024-06-01", "--format", "csv"])
+        .output()
+        .unwrap();
+    assert!(csv.status.success());
+    let csv = String::from_utf8(csv.stdout).unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.len(), 3, "{csv}");
+    assert!(lines[0].starts_with("account,merged_into,package_offer"));
+    assert!(
+        lines[1].starts_with("contoso,,,,,action_pack,active,2025-01-05,"),
+        "{}",
+        lines[1]
+    );
+    assert!(lines[2].starts_with("fabrikam,"));
+
+    let rows = json_of(ledger(&db).args(["report", "--as-of", "2024-06-01", "--json"]));
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[0]["account"], "contoso");
+    assert_eq!(rows[0]["action_pack_status"], "active");
+    assert_eq!(
+        rows[0]["benefits_redeemed"], 1,
+        "the voided redemption does not count"
+    );
+    assert_eq!(rows[0]["package_offer"], Value::Null);
+    let same = json_of(ledger(&db).args(["report", "--as-of", "2024-06-01", "--format", "json"]));
+    assert_eq!(same.as_array().unwrap().len(), 2);
+}
+
+/// The report folds the log in one scan; its counts must equal what `state` projects for the
+/// same account and date, also for merged, voided and back-dated histories.
+#[test]
+fn report_agrees_with_state_on_a_generated_ledger() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("store");
+    // Seed 4 gives merges and a void among 60 accounts.
+    let generated = ledger(&db)
+        .args(["gen", "--accounts", "60", "--seed", "4"])
+        .output()
+        .unwrap();
+    assert!(generated.status.success());
+    let text = String::from_utf8_lossy(&generated.stdout);
+    assert!(text.contains("accounts_merged") && text.contains("event_voided"));
+    ledger(&db)
+        .args(["append", "-"])
+        .write_stdin(generated.stdout)
+        .assert()
+        .success();
+    let as_of = "2025-03-01";
+    let rows = json_of(ledger(&db).args(["report", "--as-of", as_of, "--json"]));
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows.len(), 60);
+    for row in rows {
+        let account = row["account"].as_str().unwrap();
+        let state = json_of(ledger(&db).args(["state", account, "--as-of", as_of, "--json"]));
+        let count = |section: &str, statuses: &[&str]| {
+            state[section]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|x| statuses.iter().any(|s| x["status"] == *s))
+                .count()
+        };
+        assert_eq!(
+            row["benefits_available"],
+            count("benefits", &["available"]),
+            "{account}"
+        );
+        assert_eq!(
+            row["benefits_redeemed"],
+            count("benefits", &["redeemed"]),
+            "{account}"
+        );
+        assert_eq!(
+            row["tokens_activated"],
+            count("tokens", &["activated"]),
+            "{account}"
+        );
+        assert_eq!(
+            row["keys_usable"],
+            count("product_keys", &["usable"]),
+            "{account}"
+        );
+        assert_eq!(
+            row["subscriptions_active"],
+            count("vs_subscriptions", &["active"]),
+            "{account}"
+        );
+        assert_eq!(
+            row["obligations"],
+            state["obligations"].as_array().unwrap().len(),
+            "{account}"
+        );
+        assert_eq!(row["merged_into"], state["merged_into"], "{account}");
+    }
+}
+
+#[test]
+fn report_and_upcoming_on_an_empty_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("store");
+    let csv = ledger(&db)
+        .args(["report", "--as-of", "2024-06-01", "--format", "csv"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8(csv.stdout).unwrap().lines().count(),
+        1,
+        "header only"
+    );
+    let rows = json_of(ledger(&db).args(["report", "--as-of", "2024-06-01", "--json"]));
+    assert_eq!(rows, Value::Array(vec![]));
+    let deadlines = json_of(ledger(&db).args(["upcoming", "--as-of", "2024-06-01", "--json"]));
+    assert_eq!(deadlines, Value::Array(vec![]));
+}
