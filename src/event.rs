@@ -462,10 +462,15 @@ impl Body {
     }
 
     /// Parses `data` for a given type; absent `data` reads as `{}`.
-    pub fn parse(kind: EventType, data: Value) -> Result<Body, ParseError> {
-        fn typed<T: serde::de::DeserializeOwned>(data: Value) -> Result<T, ParseError> {
-            let data = strip_nulls(data)?;
-            serde_json::from_value(data).map_err(|e| ParseError::new(format!("data: {e}")))
+    /// Parses `data` (its JSON text) for a given type. An optional field given as null reads
+    /// as absent; unknown fields are rejected.
+    pub fn parse(kind: EventType, data: &str) -> Result<Body, ParseError> {
+        fn typed<T: serde::de::DeserializeOwned>(data: &str) -> Result<T, ParseError> {
+            if !data.trim_start().starts_with('{') {
+                let kind = serde_json::from_str::<Value>(data).map(|v| json_kind(&v)).unwrap_or("not an object");
+                return err(format!("data must be a JSON object, not {kind}"));
+            }
+            serde_json::from_str(data).map_err(|e| ParseError::new(format!("data: {e}")))
         }
         let body = match kind {
             EventType::MembershipPurchased => Body::MembershipPurchased(typed(data)?),
@@ -656,29 +661,6 @@ fn check_email(user: &str) -> Result<(), ParseError> {
     Ok(())
 }
 
-/// Drops object members whose value is null (the contract treats null as absent), one level
-/// down too (`fee`). Rejects a `data` that is not an object.
-fn strip_nulls(data: Value) -> Result<Value, ParseError> {
-    match data {
-        Value::Object(map) => Ok(Value::Object(
-            map.into_iter()
-                .filter(|(_, v)| !v.is_null())
-                .map(|(k, v)| match v {
-                    Value::Object(inner) => (
-                        k,
-                        Value::Object(inner.into_iter().filter(|(_, v)| !v.is_null()).collect()),
-                    ),
-                    other => (k, other),
-                })
-                .collect(),
-        )),
-        other => err(format!(
-            "data must be a JSON object, not {}",
-            json_kind(&other)
-        )),
-    }
-}
-
 fn json_kind(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
@@ -740,17 +722,24 @@ pub struct StoredCheck {
     pub hash: Option<String>,
 }
 
+/// One line as JSON: strings borrowed where they need no unescaping, `data` kept as text
+/// and parsed by its type's struct (no intermediate map).
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RawLine {
-    id: Option<String>,
-    account: String,
-    #[serde(rename = "type")]
-    kind: String,
-    date: String,
-    recorded_at: Option<String>,
+struct RawLine<'a> {
+    #[serde(borrow)]
+    id: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow)]
+    account: std::borrow::Cow<'a, str>,
+    #[serde(rename = "type", borrow)]
+    kind: std::borrow::Cow<'a, str>,
+    #[serde(borrow)]
+    date: std::borrow::Cow<'a, str>,
+    #[serde(borrow)]
+    recorded_at: Option<std::borrow::Cow<'a, str>>,
     expected_version: Option<u64>,
-    data: Option<Value>,
+    #[serde(borrow)]
+    data: Option<&'a serde_json::value::RawValue>,
     seq: Option<u64>,
     version: Option<u64>,
     prev_hash: Option<String>,
@@ -779,7 +768,7 @@ impl InputEvent {
         let date = parse_date(&raw.date)?;
         let id = raw.id.as_deref().map(parse_uuid).transpose()?;
         let recorded_at = raw.recorded_at.as_deref().map(parse_instant).transpose()?;
-        let body = Body::parse(kind, raw.data.unwrap_or_else(|| Value::Object(Map::new())))?;
+        let body = Body::parse(kind, raw.data.map_or("{}", |d| d.get()))?;
         let stored = if raw.seq.is_some()
             || raw.version.is_some()
             || raw.prev_hash.is_some()
