@@ -117,10 +117,8 @@ impl<'s> Ledger<'s> {
             return Ok(Err(errors)); // the batch is dropped: nothing written
         }
         let report = session.report.clone();
-        if let Some(batch) = session.batch.take() {
-            if report.appended > 0 {
-                batch.commit()?;
-            }
+        if report.appended > 0 {
+            session.batch.commit()?;
         }
         Ok(Ok(report))
     }
@@ -139,7 +137,7 @@ impl<'s> Ledger<'s> {
         if !errors.is_empty() {
             return Ok(Err(errors));
         }
-        let raw = session.closure_of(std::slice::from_ref(account), false)?;
+        let raw = session.closure_of(std::slice::from_ref(account))?;
         Ok(Ok(view_from_raw(
             &raw,
             account,
@@ -243,19 +241,49 @@ enum Outcome {
 struct Session<'a> {
     store: &'a dyn Store,
     catalog: &'a Catalog,
-    batch: Option<Box<dyn AppendBatch + 'a>>,
+    /// Where accepted events are staged: the store's batch, or a scratch batch for replays.
+    batch: Box<dyn AppendBatch + 'a>,
     head: Head,
-    /// Raw streams (seq order) of the accounts touched so far: stored events plus accepted
-    /// ones of this session.
-    raw: StreamMap,
-    /// Own-event counts (versions) of accounts touched so far.
-    versions: HashMap<Account, u64>,
-    /// Accounts of the events accepted in this session, by id.
-    /// (The event itself is in `raw` under this account; kept once, not twice.)
-    new_ids: HashMap<Uuid, Account>,
-    /// Folded states of accounts without merges, valid for `raw` (incremental validation).
+    /// Accounts touched so far.
+    touched: HashMap<Account, Touched>,
+    /// Seqs of the events accepted in this session, by id. The events themselves are read
+    /// back from the batch when needed: a large import keeps no copy of what it staged.
+    new_ids: HashMap<Uuid, u64>,
+    /// Full raw streams of accounts linked by merges (few), kept for their frequent refolds.
+    linked_streams: StreamMap,
+    /// Folded states of accounts without merges (incremental validation).
     folded: HashMap<Account, State>,
     report: AppendReport,
+}
+
+/// What the session knows of an account it touched.
+#[derive(Default)]
+struct Touched {
+    /// Own events (stored and staged).
+    version: u64,
+    /// Seqs staged in this session that concern the account (own events and merges absorbing it).
+    staged: Vec<u64>,
+}
+
+/// A batch that is never committed: replays stage here, in memory.
+struct ScratchBatch {
+    events: Vec<StoredEvent>,
+}
+
+impl AppendBatch for ScratchBatch {
+    fn push(&mut self, event: StoredEvent) -> Result<(), StoreError> {
+        self.events.push(event);
+        Ok(())
+    }
+
+    fn staged(&self, seq: u64) -> Result<Option<StoredEvent>, StoreError> {
+        let first = self.events.first().map_or(u64::MAX, |e| e.seq);
+        Ok(seq.checked_sub(first).and_then(|i| self.events.get(i as usize)).cloned())
+    }
+
+    fn commit(self: Box<Self>) -> Result<Head, StoreError> {
+        Err(StoreError::Sequence("a replay is never committed".to_string()))
+    }
 }
 
 impl<'a> Session<'a> {
@@ -269,11 +297,11 @@ impl<'a> Session<'a> {
         Ok(Session {
             store,
             catalog,
-            batch,
+            batch: batch.unwrap_or_else(|| Box::new(ScratchBatch { events: Vec::new() })),
             head,
-            raw: StreamMap::new(),
-            versions: HashMap::new(),
+            touched: HashMap::new(),
             new_ids: HashMap::new(),
+            linked_streams: StreamMap::new(),
             folded: HashMap::new(),
             report: AppendReport::default(),
         })
@@ -362,8 +390,7 @@ impl<'a> Session<'a> {
             }
             None => latest.map_or(now, |l| l.max(now)),
         };
-        self.load(&input.account)?;
-        let version = self.versions.get(&input.account).copied().unwrap_or(0);
+        let version = self.touch(&input.account)?.version;
         if let Some(expected) = input.expected_version {
             if expected != version {
                 return Ok(Outcome::Rejected(
@@ -403,50 +430,66 @@ impl<'a> Session<'a> {
     }
 
     fn lookup(&self, id: &Uuid) -> Result<Option<StoredEvent>, LedgerError> {
-        if let Some(account) = self.new_ids.get(id) {
-            let found = self
-                .raw
-                .get(account)
-                .and_then(|stream| stream.iter().rev().find(|e| e.event.id == *id));
-            return Ok(found.cloned());
+        if let Some(&seq) = self.new_ids.get(id) {
+            return Ok(self.batch.staged(seq)?);
         }
         Ok(self.store.get_by_id(id)?)
     }
 
-    /// Loads the raw stream of `account` (once) and, recursively, every account it is
-    /// connected to by merges.
-    fn load(&mut self, account: &Account) -> Result<(), LedgerError> {
-        let mut queue = VecDeque::from([account.clone()]);
+    /// The account's version, reading its stored events once when first touched.
+    fn touch(&mut self, account: &Account) -> Result<&mut Touched, LedgerError> {
+        if !self.touched.contains_key(account) {
+            let stored = self.store.account_events(account)?;
+            let version = stored.iter().filter(|e| e.event.account == *account).count() as u64;
+            if stored.iter().any(|e| matches!(e.event.body, Body::AccountsMerged(_))) {
+                self.linked_streams.insert(account.clone(), stored);
+            }
+            self.touched.insert(account.clone(), Touched { version, staged: Vec::new() });
+        }
+        self.touched
+            .get_mut(account)
+            .ok_or_else(|| LedgerError::Invalid("account not tracked".to_string()))
+    }
+
+    /// Every event concerning `account`, in seq order: stored, then staged in this session.
+    fn stream(&self, account: &Account) -> Result<Vec<StoredEvent>, LedgerError> {
+        if let Some(s) = self.linked_streams.get(account) {
+            return Ok(s.clone());
+        }
+        let mut events = self.store.account_events(account)?;
+        if let Some(t) = self.touched.get(account) {
+            for &seq in &t.staged {
+                if let Some(e) = self.batch.staged(seq)? {
+                    events.push(e);
+                }
+            }
+        }
+        Ok(events)
+    }
+
+    /// Raw streams of `accounts` and, recursively, of the accounts merged with them.
+    fn closure_of(&self, accounts: &[Account]) -> Result<StreamMap, LedgerError> {
+        let mut out = StreamMap::new();
+        let mut queue: VecDeque<Account> = accounts.iter().cloned().collect();
         while let Some(a) = queue.pop_front() {
-            if self.raw.contains_key(&a) {
+            if out.contains_key(&a) || out.len() > crate::domain::state::MAX_MERGE_DEPTH * 64 {
                 continue;
             }
-            let events = self.store.account_events(&a)?;
+            let events = self.stream(&a)?;
             for e in &events {
                 if let Body::AccountsMerged(m) = &e.event.body {
                     queue.push_back(e.event.account.clone());
                     queue.push_back(m.absorbed.clone());
                 }
             }
-            let own = events.iter().filter(|e| e.event.account == a).count() as u64;
-            self.versions.insert(a.clone(), own);
-            self.raw.insert(a, events);
+            out.insert(a, events);
         }
-        Ok(())
+        Ok(out)
     }
 
-    fn closure_of(&mut self, accounts: &[Account], _all: bool) -> Result<StreamMap, LedgerError> {
-        for a in accounts {
-            self.load(a)?;
-        }
-        Ok(self.raw.clone())
-    }
-
-    fn has_merges(&self, account: &Account) -> bool {
-        self.raw.get(account).is_some_and(|s| {
-            s.iter()
-                .any(|e| matches!(e.event.body, Body::AccountsMerged(_)))
-        })
+    /// Whether the account is linked to others by merges (its validation folds them too).
+    fn is_linked(&self, account: &Account) -> bool {
+        self.linked_streams.contains_key(account)
     }
 
     /// R29: the event is accepted only if the whole history of its account (and of the
@@ -454,25 +497,24 @@ impl<'a> Session<'a> {
     /// business date.
     fn validate(&mut self, candidate: &StoredEvent) -> Result<Result<(), Violation>, LedgerError> {
         let account = candidate.event.account.clone();
-        let simple = !self.has_merges(&account)
-            && !matches!(
-                candidate.event.body,
-                Body::AccountsMerged(_) | Body::EventVoided(_)
-            );
+        let simple = !self.is_linked(&account)
+            && !matches!(candidate.event.body, Body::AccountsMerged(_) | Body::EventVoided(_));
         if simple {
+            // In business-date order on an account without merges, the cached fold plus this
+            // event is the whole history's fold: check it alone (apply changes nothing on a
+            // violation).
             if let Some(state) = self.folded.get_mut(&account) {
-                if state
-                    .last_applied
-                    .is_none_or(|(d, _)| d <= candidate.event.date)
-                {
+                if state.last_applied.is_none_or(|(d, _)| d <= candidate.event.date) {
                     let empty = StreamMap::new();
                     let ctx = Context::new(&empty, self.catalog, Mode::Validate);
                     return Ok(state.apply(candidate, &ctx).map_err(|r| r.violation));
                 }
             }
         }
+        let mut joined = vec![account.clone()];
         if let Body::AccountsMerged(m) = &candidate.event.body {
-            self.load(&m.absorbed)?;
+            self.touch(&m.absorbed)?;
+            joined.push(m.absorbed.clone());
         }
         if let Body::EventVoided(v) = &candidate.event.body {
             if let Err(violation) = self.check_void_target(candidate, v.event)? {
@@ -480,19 +522,12 @@ impl<'a> Session<'a> {
             }
         }
         // Candidate raw streams: the event joins its account's stream (and, for a merge,
-        // the absorbed account's).
-        let mut touched = vec![account.clone()];
-        if let Body::AccountsMerged(m) = &candidate.event.body {
-            touched.push(m.absorbed.clone());
-        }
-        let root = self.root_of(&account);
-        let mut raw = self.component(&root);
-        for a in &touched {
-            for (other, events) in self.component(a) {
-                raw.entry(other).or_insert(events);
-            }
-        }
-        for a in &touched {
+        // the absorbed account's), and the root of the merged component is folded.
+        let root = self.root_of(&account)?;
+        let mut roots = vec![root.clone()];
+        roots.extend(joined.iter().cloned());
+        let mut raw = self.closure_of(&roots)?;
+        for a in &joined {
             raw.entry(a.clone()).or_default().push(candidate.clone());
         }
         let streams: StreamMap = raw
@@ -524,7 +559,7 @@ impl<'a> Session<'a> {
         target: Uuid,
     ) -> Result<Result<(), Violation>, LedgerError> {
         let account = &void.event.account;
-        let stream = self.raw.get(account).cloned().unwrap_or_default();
+        let stream = self.stream(account)?;
         let Some(found) = stream
             .iter()
             .find(|e| e.event.id == target && e.event.account == *account)
@@ -556,72 +591,54 @@ impl<'a> Session<'a> {
             .iter()
             .any(|e| matches!(&e.event.body, Body::EventVoided(v) if v.event == target));
         if already {
-            return Ok(Err(Violation::new(
-                28,
-                format!("event {target} is already voided"),
-            )));
+            return Ok(Err(Violation::new(28, format!("event {target} is already voided"))));
         }
         Ok(Ok(()))
     }
 
     /// The account at the top of `account`'s merge chain (who absorbed it, and so on).
-    fn root_of(&self, account: &Account) -> Account {
+    fn root_of(&self, account: &Account) -> Result<Account, LedgerError> {
         let mut current = account.clone();
         let mut seen = BTreeSet::new();
         while seen.insert(current.clone()) {
-            let absorber = self.raw.get(&current).and_then(|s| {
-                s.iter().find_map(|e| match &e.event.body {
-                    Body::AccountsMerged(m)
-                        if m.absorbed == current && e.event.account != current =>
-                    {
-                        Some(e.event.account.clone())
-                    }
-                    _ => None,
-                })
+            if !self.is_linked(&current) {
+                break;
+            }
+            let absorber = self.stream(&current)?.into_iter().find_map(|e| match &e.event.body {
+                Body::AccountsMerged(m) if m.absorbed == current && e.event.account != current => {
+                    Some(e.event.account.clone())
+                }
+                _ => None,
             });
             match absorber {
                 Some(a) => current = a,
                 None => break,
             }
         }
-        current
-    }
-
-    /// The raw streams of `root` and every account connected to it.
-    fn component(&self, root: &Account) -> StreamMap {
-        let mut out = StreamMap::new();
-        let mut queue = VecDeque::from([root.clone()]);
-        while let Some(a) = queue.pop_front() {
-            if out.contains_key(&a) {
-                continue;
-            }
-            let Some(events) = self.raw.get(&a) else {
-                continue;
-            };
-            for e in events {
-                if let Body::AccountsMerged(m) = &e.event.body {
-                    queue.push_back(e.event.account.clone());
-                    queue.push_back(m.absorbed.clone());
-                }
-            }
-            out.insert(a, events.clone());
-        }
-        out
+        Ok(current)
     }
 
     fn commit_to_session(&mut self, sealed: StoredEvent) -> Result<(), LedgerError> {
-        if let Some(batch) = self.batch.as_mut() {
-            batch.push(sealed.clone())?;
-        }
+        self.batch.push(sealed.clone())?;
         let account = sealed.event.account.clone();
-        *self.versions.entry(account.clone()).or_insert(0) += 1;
-        self.raw.entry(account).or_default().push(sealed.clone());
+        let mut concerned = vec![account.clone()];
         if let Body::AccountsMerged(m) = &sealed.event.body {
-            // Indexed under the absorbed account too (see Store::account_events).
-            self.raw
-                .entry(m.absorbed.clone())
-                .or_default()
-                .push(sealed.clone());
+            // Indexed under the absorbed account too (see Store::account_events); both
+            // accounts are linked from now on.
+            concerned.push(m.absorbed.clone());
+            for a in &concerned {
+                if !self.linked_streams.contains_key(a) {
+                    let stream = self.stream(a)?;
+                    self.linked_streams.insert(a.clone(), stream);
+                }
+            }
+        }
+        self.touch(&account)?.version += 1;
+        for a in &concerned {
+            self.touch(a)?.staged.push(sealed.seq);
+            if let Some(stream) = self.linked_streams.get_mut(a) {
+                stream.push(sealed.clone());
+            }
         }
         self.head = Head {
             seq: sealed.seq,
@@ -633,7 +650,7 @@ impl<'a> Session<'a> {
         self.report.appended += 1;
         self.report.first_seq.get_or_insert(sealed.seq);
         self.report.last_seq = Some(sealed.seq);
-        self.new_ids.insert(sealed.event.id, sealed.event.account);
+        self.new_ids.insert(sealed.event.id, sealed.seq);
         Ok(())
     }
 }

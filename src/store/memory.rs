@@ -359,6 +359,14 @@ impl AppendBatch for MemoryBatch<'_> {
         Ok(())
     }
 
+    fn staged(&self, seq: u64) -> Result<Option<StoredEvent>, StoreError> {
+        let first = self.pending.first().map_or(u64::MAX, |e| e.seq);
+        Ok(seq
+            .checked_sub(first)
+            .and_then(|i| self.pending.get(i as usize))
+            .cloned())
+    }
+
     fn commit(self: Box<Self>) -> Result<Head, StoreError> {
         let this = *self;
         let mut log = this.store.write();

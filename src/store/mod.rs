@@ -106,6 +106,9 @@ pub trait Store {
 /// account's previous + 1, prev_hash = previous hash.
 pub trait AppendBatch {
     fn push(&mut self, event: StoredEvent) -> Result<(), StoreError>;
+    /// An event pushed to this batch and not yet committed, read back by its seq (None when
+    /// the seq is not in this batch). Lets a large append keep no copy of what it staged.
+    fn staged(&self, seq: u64) -> Result<Option<StoredEvent>, StoreError>;
     /// Makes everything pushed visible and durable, atomically. Returns the new head.
     fn commit(self: Box<Self>) -> Result<Head, StoreError>;
 }

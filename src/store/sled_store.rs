@@ -159,6 +159,14 @@ impl BlockBuilder {
         self.ends.push(self.data.len() as u32);
     }
 
+    /// The line of `seq` if it is in this open block.
+    fn line_of(&self, seq: u64) -> Option<&[u8]> {
+        let i = usize::try_from(seq.checked_sub(self.first)?).ok()?;
+        let end = *self.ends.get(i)? as usize;
+        let start = if i == 0 { 0 } else { *self.ends.get(i - 1)? as usize };
+        self.data.get(start..end)
+    }
+
     fn is_full(&self) -> bool {
         self.ends.len() >= BLOCK_MAX_EVENTS || self.data.len() >= BLOCK_TARGET_BYTES
     }
@@ -797,6 +805,7 @@ impl Store for SledStore {
             versions: HashMap::new(),
             block: BlockBuilder::default(),
             chunk: sled::Batch::default(),
+            chunk_blocks: Vec::new(),
             chunk_events: 0,
             delta: IndexDelta::default(),
             head_written: false,
@@ -840,6 +849,8 @@ struct SledBatch<'a> {
     versions: HashMap<Account, u64>,
     block: BlockBuilder,
     chunk: sled::Batch,
+    /// The blocks of `chunk`, readable (first seq, value).
+    chunk_blocks: Vec<(u64, Vec<u8>)>,
     chunk_events: usize,
     delta: IndexDelta,
     /// Set just before the head marker is written: from then on the blocks are committed
@@ -850,12 +861,42 @@ struct SledBatch<'a> {
 impl SledBatch<'_> {
     fn close_block(&mut self) {
         if let Some((first, value)) = self.block.take() {
-            self.chunk.insert(&seq_key(first), value);
+            // sled::Batch cannot be read back: keep the chunk's blocks for `staged` too.
+            self.chunk.insert(&seq_key(first), value.clone());
+            self.chunk_blocks.push((first, value));
+        }
+    }
+
+    /// The stored line of a staged seq: in the open block, the unwritten chunk, or the blocks
+    /// already written beyond the head.
+    fn staged_line(&self, seq: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        if seq <= self.base.seq || seq > self.last_seq {
+            return Ok(None);
+        }
+        if let Some(line) = self.block.line_of(seq) {
+            return Ok(Some(line.to_vec()));
+        }
+        let from_value = |first: u64, value: &[u8]| -> Result<Option<Vec<u8>>, StoreError> {
+            let block = Block::decode(value).map_err(|m| self.store.corrupt(first, m))?;
+            Ok(usize::try_from(seq - first).ok().and_then(|i| block.line(i)).map(<[u8]>::to_vec))
+        };
+        if let Some((first, value)) = self.chunk_blocks.iter().rev().find(|(first, _)| *first <= seq) {
+            return from_value(*first, value);
+        }
+        let found = self.store.events.range(..=seq_key(seq)).next_back();
+        match found {
+            Some(Ok((key, value))) => {
+                let first = read_u64(&key).unwrap_or(0);
+                from_value(first, &value)
+            }
+            Some(Err(e)) => Err(self.store.engine(e)),
+            None => Ok(None),
         }
     }
 
     /// Writes the finished blocks so far beyond the head (invisible until the commit).
     fn write_chunk(&mut self) -> Result<(), StoreError> {
+        self.chunk_blocks.clear();
         let chunk = std::mem::take(&mut self.chunk);
         self.chunk_events = 0;
         self.store
@@ -933,6 +974,14 @@ impl AppendBatch for SledBatch<'_> {
         self.last_hash = event.hash;
         self.max_recorded_at = self.max_recorded_at.max(Some(event.event.recorded_at));
         Ok(())
+    }
+
+    fn staged(&self, seq: u64) -> Result<Option<StoredEvent>, StoreError> {
+        let Some(line) = self.staged_line(seq)? else { return Ok(None) };
+        let text = std::str::from_utf8(&line).map_err(|_| self.store.corrupt(seq, "staged line is not UTF-8"))?;
+        StoredEvent::from_line(text)
+            .map(Some)
+            .map_err(|e| self.store.corrupt(seq, format!("staged line does not decode: {e}")))
     }
 
     fn commit(mut self: Box<Self>) -> Result<Head, StoreError> {
