@@ -48,10 +48,17 @@ fn err<T>(message: impl Into<String>) -> Result<T, ParseError> {
 // ------------------------------------------------------------------------------------------------
 // Small validated values
 
-/// A partner account name: 1–64 characters of `A-Z a-z 0-9 . _ -`.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(transparent)]
-pub struct Account(String);
+/// A partner account name: 1–64 characters of `A-Z a-z 0-9 . _ -`. Shared (`Arc<str>`): a
+/// folded state names its account in every term, token and key it holds, and a clone must
+/// cost a reference count, not an allocation.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Account(std::sync::Arc<str>);
+
+impl Serialize for Account {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
 
 impl Account {
     pub fn parse(s: &str) -> Result<Account, ParseError> {
@@ -62,7 +69,7 @@ impl Account {
                 truncate(s, 80)
             ));
         }
-        Ok(Account(s.to_string()))
+        Ok(Account(std::sync::Arc::from(s)))
     }
     pub fn as_str(&self) -> &str {
         &self.0

@@ -396,7 +396,7 @@ impl Planner<'_> {
     }
 
     fn constants(&self, d: Date) -> Constants {
-        self.catalog.at(d).constants.clone()
+        Constants::clone(&self.catalog.at(d).constants)
     }
 
     /// A partner joining in the first year: profile check, then an Action Pack (most), a

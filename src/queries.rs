@@ -860,7 +860,7 @@ fn term_deadlines(state: &State, as_of: Date, add: &mut Add<'_>) {
                 &t.source,
             );
         }
-        for &(b, unlocked) in &t.benefits {
+        for (b, unlocked) in t.benefits.iter() {
             match unlocked.filter(|&u| u <= as_of) {
                 // R18 decision: on-premises software is never forfeited; it has no activate-by.
                 None if b != BenefitType::OnPremisesSoftware && as_of <= t.redeem_deadline() => {

@@ -250,7 +250,7 @@ fn benefit_counts(state: &State, as_of: Date) -> (u64, u64) {
         .enumerate()
         .filter(|(_, t)| t.start <= as_of)
     {
-        for &(b, unlocked) in &t.benefits {
+        for (b, unlocked) in t.benefits.iter() {
             let unlocked = unlocked.filter(|&u| u <= as_of);
             if b == BenefitType::OnPremisesSoftware {
                 // R18 decision, R24: redeemed while an issued key's right of use holds (a

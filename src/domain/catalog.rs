@@ -53,7 +53,8 @@ impl OfferSpec {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CatalogVersion {
     pub effective: Date,
-    pub constants: Constants,
+    /// Shared: every term started under this version refers to it.
+    pub constants: std::sync::Arc<Constants>,
     pub offers: BTreeMap<Offer, OfferSpec>,
 }
 
@@ -195,7 +196,7 @@ impl Catalog {
         Catalog {
             versions: vec![CatalogVersion {
                 effective: crate::event::min_date(),
-                constants,
+                constants: std::sync::Arc::new(constants),
                 offers,
             }],
         }
@@ -254,7 +255,7 @@ fn convert_version(v: RawVersion) -> Result<CatalogVersion, ParseError> {
     Ok(CatalogVersion {
         effective: parse_date(&v.effective)
             .map_err(|e| ParseError::new(format!("catalog: effective: {e}")))?,
-        constants,
+        constants: std::sync::Arc::new(constants),
         offers,
     })
 }

@@ -159,18 +159,19 @@ pub struct Term {
     pub merged_since: Option<Date>,
     pub source: Account,
     /// Benefit types the offer provides, each with the day it was unlocked (R18).
-    pub benefits: Vec<(BenefitType, Option<Date>)>,
+    pub benefits: BenefitSlots,
     /// R13: solution areas enrolled (solutions_partner terms).
     pub solution_areas: BTreeSet<SolutionArea>,
-    pub vs_levels: Vec<VsLevel>,
+    pub vs_levels: VsLevels,
     pub vs_count: Option<u32>,
-    pub constants: Constants,
+    /// The catalog constants in force at the term's start (shared, not copied per term).
+    pub constants: std::sync::Arc<Constants>,
 }
 
 impl Term {
     fn new(offer: Offer, start: Date, source: &Account, catalog: &Catalog) -> Term {
         let version = catalog.at(start);
-        let c = version.constants.clone();
+        let c = std::sync::Arc::clone(&version.constants);
         let anniversary = add_months(start, c.term_months); // R6
         let spec = version.offer(offer);
         Term {
@@ -186,10 +187,10 @@ impl Term {
             merged_since: None,
             source: source.clone(),
             benefits: spec
-                .map(|s| s.benefits.keys().map(|&b| (b, None)).collect())
+                .map(|s| BenefitSlots::providing(s.benefits.keys().copied()))
                 .unwrap_or_default(),
             solution_areas: BTreeSet::new(),
-            vs_levels: spec.map(|s| s.vs_levels.clone()).unwrap_or_default(),
+            vs_levels: spec.map(|s| VsLevels::of(&s.vs_levels)).unwrap_or_default(),
             vs_count: spec.and_then(|s| s.vs_count),
             constants: c,
         }
@@ -239,20 +240,15 @@ impl Term {
     }
 
     pub fn provides(&self, b: BenefitType) -> bool {
-        self.benefits.iter().any(|(t, _)| *t == b)
+        self.benefits.provides(b)
     }
 
     pub fn unlocked(&self, b: BenefitType) -> Option<Date> {
-        self.benefits
-            .iter()
-            .find(|(t, _)| *t == b)
-            .and_then(|(_, u)| *u)
+        self.benefits.unlocked(b)
     }
 
     fn unlock(&mut self, b: BenefitType, d: Date) {
-        if let Some(slot) = self.benefits.iter_mut().find(|(t, _)| *t == b) {
-            slot.1.get_or_insert(d);
-        }
+        self.benefits.unlock(b, d);
     }
 
     /// R18: expiry of a redeemed benefit, inclusive: unlocked + 12 months (cloud services:
@@ -266,6 +262,63 @@ impl Term {
             }
             _ => Some(add_months(unlocked, self.constants.benefit_expiry_months)),
         }
+    }
+}
+
+/// The benefit types a term provides, each with the day it was unlocked (R16, R18). Fixed
+/// size, no allocation: a large import keeps one folded state per account.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BenefitSlots {
+    provided: u8,
+    unlocked: [Option<Date>; 6],
+}
+
+impl BenefitSlots {
+    fn providing(types: impl Iterator<Item = BenefitType>) -> BenefitSlots {
+        let mut slots = BenefitSlots::default();
+        for b in types {
+            slots.provided |= 1 << (b as u8);
+        }
+        slots
+    }
+
+    pub fn provides(&self, b: BenefitType) -> bool {
+        self.provided & (1 << (b as u8)) != 0
+    }
+
+    pub fn unlocked(&self, b: BenefitType) -> Option<Date> {
+        self.unlocked.get(b as usize).copied().flatten().filter(|_| self.provides(b))
+    }
+
+    fn unlock(&mut self, b: BenefitType, d: Date) {
+        if self.provides(b) {
+            if let Some(slot) = self.unlocked.get_mut(b as usize) {
+                slot.get_or_insert(d);
+            }
+        }
+    }
+
+    /// The provided types in the order of R16, each with its unlock day.
+    pub fn iter(&self) -> impl Iterator<Item = (BenefitType, Option<Date>)> + '_ {
+        BenefitType::ALL
+            .iter()
+            .copied()
+            .filter(|&b| self.provides(b))
+            .map(|b| (b, self.unlocked(b)))
+    }
+}
+
+/// The Visual Studio levels a term provides (R22).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct VsLevels(u8);
+
+impl VsLevels {
+    fn of(levels: &[VsLevel]) -> VsLevels {
+        VsLevels(levels.iter().fold(0, |m, &l| m | 1 << (l as u8)))
+    }
+
+    pub fn contains(&self, level: &VsLevel) -> bool {
+        self.0 & (1 << (*level as u8)) != 0
     }
 }
 

@@ -237,7 +237,7 @@ fn benefits(state: &State, as_of: Date) -> Vec<BenefitView> {
         .enumerate()
         .filter(|(_, t)| t.start <= as_of)
     {
-        for &(b, unlocked) in &t.benefits {
+        for (b, unlocked) in t.benefits.iter() {
             let unlocked = unlocked.filter(|&u| u <= as_of);
             let expires = unlocked.and_then(|_| t.benefit_expires(b));
             let status = if b == BenefitType::OnPremisesSoftware {
