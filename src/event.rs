@@ -140,7 +140,7 @@ pub fn parse_instant(s: &str) -> Result<Instant, ParseError> {
         ));
     };
     let t = t.with_timezone(&Utc);
-    if t.year() < MIN_DATE.0 || t.year() > 9999 {
+    if t.year() < MIN_DATE.0 || t.year() > 9999 || t.nanosecond() >= 1_000_000_000 {
         return err(format!("instant {s} is outside the supported range"));
     }
     Ok(truncate_to_micros(t))
