@@ -688,9 +688,7 @@ fn ids_that_are_not_uuids_are_rejected() {
         );
     }
     // null: as if absent (the ledger makes one) or rejected
-    let null = format!(
-        r#"{{"id":null,"account":"hostile","type":"business_profile_verified","date":"2024-06-01","recorded_at":"2024-06-01T09:00:00Z","data":{{}}}}"#
-    );
+    let null = r#"{"id":null,"account":"hostile","type":"business_profile_verified","date":"2024-06-01","recorded_at":"2024-06-01T09:00:00Z","data":{}}"#;
     g.append_bytes("null-id.jsonl", format!("{null}\n").as_bytes());
     // A void naming something that is not a UUID
     let void = event(
