@@ -605,6 +605,26 @@ fn verify_finds_a_damaged_index_entry() {
     assert_eq!(report.first_bad.map(|b| b.0), Some(dropped));
 }
 
+#[test]
+fn verify_finds_a_damaged_stream_copy_and_queries_read_the_copy() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = filled_store(dir.path(), 10);
+    let store = open(&path);
+    let account = partner_ledger::event::Account::parse("acct3").unwrap();
+    let expected = store.account_events(&account).unwrap();
+    assert!(!expected.is_empty(), "the stream copy serves the account's events");
+    let streams = store.raw_db().open_tree("streams").unwrap();
+    let (key, value) = streams.scan_prefix(b"acct3\0").next().unwrap().unwrap();
+    let mut damaged = value.to_vec();
+    let last = damaged.len() - 3;
+    damaged[last] ^= 0x01;
+    streams.insert(&key, damaged).unwrap();
+    let report = store.verify(&mut |_, _| {}).unwrap();
+    let (seq, message) = report.first_bad.expect("a damaged stream copy is found");
+    assert_eq!(seq, expected[0].seq, "{message}");
+    assert!(message.contains("stream copy of acct3"), "{message}");
+}
+
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for entry in std::fs::read_dir(from).unwrap() {

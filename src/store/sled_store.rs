@@ -19,9 +19,10 @@ use super::memory::{absorbed_other, check_continues, first_difference, hash_matc
 use super::{AppendBatch, Head, Progress, Store, StoreError, VerifyReport};
 use crate::event::{Account, Hash, Instant, StoredEvent, ZERO_HASH};
 
-/// Page cache size. sled's real use runs above the setting (notes/sled.md); 96 MB keeps a
-/// 1 M-event import well under 250 MB RSS while holding the index and the recent blocks.
-const CACHE_BYTES: u64 = 96 * 1024 * 1024;
+/// Page cache size. Measured here: sled 0.34 keeps resident about what a process reads or
+/// writes, whatever this setting (8 MB and 96 MB gave the same peak for a full `log`), so it
+/// only sizes the hot set for repeated queries in one process.
+const CACHE_BYTES: u64 = 64 * 1024 * 1024;
 /// Most events in one block (one sled value).
 const BLOCK_MAX_EVENTS: usize = 1000;
 /// A block is closed once its lines reach this size. sled stores a tree node larger than
@@ -48,6 +49,20 @@ const KEY_FORMAT: &[u8] = b"format";
 /// In the `index` tree, next to the data it describes, so that both change in one batch.
 const KEY_INDEXED_THROUGH: &[u8] = b"m";
 const ACCOUNT_PREFIX: u8 = b'a';
+/// The per-account stream copies: key = account ‖ 0x00 ‖ chunk number (u32 big-endian),
+/// value = last seq in the chunk (u64 big-endian) ‖ a block of the account's lines.
+const STREAMS_TREE: &str = "streams";
+/// Lines per stream chunk, and the size at which a chunk is closed: only the last chunk of an
+/// account is ever rewritten, and it stays small.
+const STREAM_CHUNK_EVENTS: usize = 64;
+const STREAM_CHUNK_BYTES: usize = 16 * 1024;
+/// Lines gathered from the log before they are merged into the stream copies.
+const STREAM_PENDING_BYTES: usize = 24 * 1024 * 1024;
+/// sled holds written pages in memory until they are flushed: a large rewrite of the stream
+/// copies is flushed every this many bytes to keep the process small.
+const STREAM_FLUSH_BYTES: usize = 8 * 1024 * 1024;
+/// A stored line's size, on the generous side, to plan the passes of a large append.
+const STREAM_LINE_ESTIMATE: u64 = 400;
 const BUCKET_PREFIX: u8 = b'i';
 /// Account-list entries with this bit set are `accounts_merged` events absorbing the account.
 const MERGE_FLAG: u64 = 1 << 63;
@@ -223,6 +238,59 @@ fn decode_head(v: &[u8]) -> Option<Head> {
     })
 }
 
+/// Which of `passes` shares an account's stream is written in (FNV-1a of its name).
+fn account_share(account: &Account, passes: u64) -> u64 {
+    let hash = account
+        .as_str()
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+    hash % passes.max(1)
+}
+
+fn stream_prefix(account: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(account.len() + 1);
+    k.extend_from_slice(account.as_bytes());
+    k.push(0);
+    k
+}
+
+fn stream_key(prefix: &[u8], number: u32) -> Vec<u8> {
+    let mut k = prefix.to_vec();
+    k.extend_from_slice(&number.to_be_bytes());
+    k
+}
+
+fn stream_value(last_seq: u64, chunk: &mut BlockBuilder) -> Option<Vec<u8>> {
+    let (_, block) = chunk.take()?;
+    let mut v = Vec::with_capacity(8 + block.len());
+    v.extend_from_slice(&last_seq.to_be_bytes());
+    v.extend_from_slice(&block);
+    Some(v)
+}
+
+/// The account of a stored line, read from its canonical form (`{"account":"NAME",…`)
+/// without decoding the rest; account names need no JSON escaping.
+fn line_account(line: &[u8]) -> Option<Account> {
+    let rest = line.strip_prefix(b"{\"account\":\"")?;
+    let end = rest.iter().position(|&b| b == b'"')?;
+    Account::parse(std::str::from_utf8(&rest[..end]).ok()?).ok()
+}
+
+/// The seq of a stored line (`…,"seq":N,"type":…`), without decoding the rest.
+fn line_seq(line: &[u8]) -> Option<u64> {
+    let at = find(line, b",\"seq\":")? + 7;
+    let digits = line.get(at..)?.iter().take_while(|b| b.is_ascii_digit()).count();
+    std::str::from_utf8(line.get(at..at + digits)?).ok()?.parse().ok()
+}
+
+fn line_is_merge(line: &[u8]) -> bool {
+    find(line, b",\"type\":\"accounts_merged\"").is_some()
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
 fn account_key(account: &str) -> Vec<u8> {
     let mut k = Vec::with_capacity(1 + account.len());
     k.push(ACCOUNT_PREFIX);
@@ -317,6 +385,9 @@ pub struct SledStore {
     events: sled::Tree,
     meta: sled::Tree,
     index: sled::Tree,
+    /// Per-account copies of the stored lines (an index: derived from `events`, checked by
+    /// `verify`), so that reading an account is one or two sled values, not a block per event.
+    streams: sled::Tree,
     /// Held by the open batch: appends are serialised.
     writer: Mutex<()>,
     /// The head readers see: committed *and* indexed.
@@ -343,6 +414,7 @@ impl SledStore {
             events: db.open_tree(raw::EVENTS_TREE).map_err(engine)?,
             meta: db.open_tree("meta").map_err(engine)?,
             index: db.open_tree("index").map_err(engine)?,
+            streams: db.open_tree(STREAMS_TREE).map_err(engine)?,
             db,
             path: shown,
             writer: Mutex::new(()),
@@ -425,6 +497,11 @@ impl SledStore {
     fn recover(&self) -> Result<Head, StoreError> {
         let head = self.disk_head()?;
         let removed = self.remove_beyond(head.seq)?;
+        let through_before = self.indexed_through()?;
+        if self.streams.is_empty() && through_before > 0 {
+            // A store written before the stream copies existed: derive them once.
+            self.append_streams(1, through_before)?;
+        }
         let through = self.indexed_through()?;
         if through < head.seq {
             self.reindex(through + 1, head.seq)?;
@@ -452,6 +529,7 @@ impl SledStore {
 
     /// Re-derives the index entries of seqs `from..=to` from the events and merges them in.
     fn reindex(&self, from: u64, to: u64) -> Result<(), StoreError> {
+        self.append_streams(from, to)?;
         let mut pending = IndexDelta::default();
         let mut failure = None;
         self.scan_range(from, to, &mut |event| {
@@ -607,6 +685,128 @@ impl SledStore {
         Ok(entries.iter().filter(|e| *e & MERGE_FLAG == 0).count() as u64)
     }
 
+    /// Visits the stored lines of `account`'s stream copy, in seq order.
+    fn stream_lines(
+        &self,
+        account: &Account,
+        visit: &mut dyn FnMut(&[u8]) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        for kv in self.streams.scan_prefix(stream_prefix(account.as_str())) {
+            let (_, value) = kv.map_err(|e| self.engine(e))?;
+            let block = value
+                .get(8..)
+                .ok_or_else(|| "stream chunk is too short".to_string())
+                .and_then(Block::decode)
+                .map_err(|m| self.corrupt(0, format!("stream of {account}: {m}")))?;
+            for i in 0..block.len() {
+                let line = block
+                    .line(i)
+                    .ok_or_else(|| self.corrupt(0, format!("stream of {account}: line bounds are damaged")))?;
+                visit(line)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Copies the committed lines `from..=to` into their accounts' streams (and, for a merge,
+    /// the absorbed account's). Idempotent: a line at or below a chunk's last seq is skipped,
+    /// so recovery can run it again over a range partly done.
+    fn append_streams(&self, from: u64, to: u64) -> Result<(), StoreError> {
+        if from > to {
+            return Ok(());
+        }
+        // Each account's stream is written once per append: the range is read in as many
+        // passes as it takes to hold one share of the accounts' lines in memory (a large
+        // import makes several cheap sequential passes instead of rewriting every account's
+        // last chunk after each bounded flush).
+        let estimated_bytes = (to - from + 1).saturating_mul(STREAM_LINE_ESTIMATE);
+        let passes = estimated_bytes.div_ceil(STREAM_PENDING_BYTES as u64).max(1);
+        for pass in 0..passes {
+            let mut pending: HashMap<Account, Vec<(u64, Vec<u8>)>> = HashMap::new();
+            self.scan_lines(from, to, &mut |seq, line| {
+                for owner in self.line_owners(seq, line)? {
+                    if account_share(&owner, passes) == pass {
+                        pending.entry(owner).or_default().push((seq, line.to_vec()));
+                    }
+                }
+                Ok(true)
+            })?;
+            self.merge_streams(pending)?;
+        }
+        Ok(())
+    }
+
+    /// The accounts whose streams hold this line: its own, and the absorbed one of a merge.
+    fn line_owners(&self, seq: u64, line: &[u8]) -> Result<Vec<Account>, StoreError> {
+        let own = line_account(line).ok_or_else(|| self.corrupt(seq, "line has no account"))?;
+        if !line_is_merge(line) {
+            return Ok(vec![own]);
+        }
+        let event = self.decode_line(seq, line)?;
+        let mut owners = vec![own];
+        owners.extend(absorbed_other(&event).cloned());
+        Ok(owners)
+    }
+
+    fn merge_streams(&self, pending: HashMap<Account, Vec<(u64, Vec<u8>)>>) -> Result<(), StoreError> {
+        let mut accounts: Vec<_> = pending.into_iter().collect();
+        accounts.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let mut batch = sled::Batch::default();
+        let mut batch_bytes = 0usize;
+        let mut unflushed = 0usize;
+        for (account, lines) in accounts {
+            let prefix = stream_prefix(account.as_str());
+            let last = self.streams.scan_prefix(&prefix).next_back().transpose().map_err(|e| self.engine(e))?;
+            let (mut number, mut last_seq, mut chunk) = match &last {
+                Some((key, value)) => {
+                    let number = key.get(prefix.len()..).and_then(read_u32).unwrap_or(0);
+                    let last_seq = value.get(..8).and_then(read_u64).unwrap_or(0);
+                    let block = value
+                        .get(8..)
+                        .ok_or_else(|| "stream chunk is too short".to_string())
+                        .and_then(Block::decode)
+                        .map_err(|m| self.corrupt(last_seq, format!("stream of {account}: {m}")))?;
+                    let mut builder = BlockBuilder::default();
+                    for i in 0..block.len() {
+                        builder.push(0, block.line(i).unwrap_or_default());
+                    }
+                    (number, last_seq, builder)
+                }
+                None => (0, 0, BlockBuilder::default()),
+            };
+            let mut dirty = false;
+            let already = last_seq;
+            for (seq, line) in lines.into_iter().filter(|(seq, _)| *seq > already) {
+                if chunk.ends.len() >= STREAM_CHUNK_EVENTS || chunk.data.len() + line.len() > STREAM_CHUNK_BYTES {
+                    if let Some(value) = stream_value(last_seq, &mut chunk) {
+                        batch_bytes += value.len();
+                        batch.insert(stream_key(&prefix, number), value);
+                    }
+                    number += 1;
+                }
+                chunk.push(0, &line);
+                last_seq = seq;
+                dirty = true;
+            }
+            if dirty {
+                if let Some(value) = stream_value(last_seq, &mut chunk) {
+                    batch_bytes += value.len();
+                    batch.insert(stream_key(&prefix, number), value);
+                }
+            }
+            if batch_bytes >= INDEX_BATCH_BYTES {
+                self.streams.apply_batch(std::mem::take(&mut batch)).map_err(|e| self.engine(e))?;
+                unflushed += batch_bytes;
+                batch_bytes = 0;
+                if unflushed >= STREAM_FLUSH_BYTES {
+                    self.db.flush().map_err(|e| self.engine(e))?;
+                    unflushed = 0;
+                }
+            }
+        }
+        self.streams.apply_batch(batch).map_err(|e| self.engine(e))
+    }
+
     fn lookup_id(&self, id: &Uuid) -> Result<Option<u64>, StoreError> {
         let Some(bucket) = self
             .index
@@ -743,12 +943,15 @@ impl Store for SledStore {
 
     fn account_events(&self, account: &Account) -> Result<Vec<StoredEvent>, StoreError> {
         let head = self.visible_head().seq;
-        let mut cache = None;
-        let entries = self.account_entries(account, head)?;
-        entries
-            .iter()
-            .map(|e| self.read_event(e & !MERGE_FLAG, &mut cache))
-            .collect()
+        let mut out = Vec::new();
+        self.stream_lines(account, &mut |line| {
+            let seq = line_seq(line).ok_or_else(|| self.corrupt(0, format!("stream of {account} holds a line without seq")))?;
+            if seq <= head {
+                out.push(self.decode_line(seq, line)?);
+            }
+            Ok(())
+        })?;
+        Ok(out)
     }
 
     fn account_version(&self, account: &Account) -> Result<u64, StoreError> {
@@ -1006,6 +1209,8 @@ impl AppendBatch for SledBatch<'_> {
             .map_err(|e| store.engine(e))?;
         store.db.flush().map_err(|e| store.engine(e))?;
         // Committed. Indexes follow; a crash here is finished by `recover` on the next open.
+        store.append_streams(self.base.seq + 1, head.seq)?;
+
         let delta = std::mem::take(&mut self.delta);
         store.apply_index(delta, Some(head.seq))?;
         *store.visible.write().unwrap_or_else(|p| p.into_inner()) = head;
@@ -1037,6 +1242,8 @@ struct Verifier<'a> {
     max_recorded_at: Option<Instant>,
     versions: HashMap<Account, u64>,
     accounts: HashMap<Account, Vec<u64>>,
+    /// Per account, a digest of the lines its stream copy must hold, in order.
+    stream_digests: HashMap<Account, sha2::Sha256>,
     broken: bool,
 }
 
@@ -1051,6 +1258,7 @@ impl<'a> Verifier<'a> {
             max_recorded_at: None,
             versions: HashMap::new(),
             accounts: HashMap::new(),
+            stream_digests: HashMap::new(),
             broken: false,
         };
         match store.disk_head() {
@@ -1084,6 +1292,9 @@ impl<'a> Verifier<'a> {
         let checked = self.next - 1;
         if !self.broken {
             self.check_end();
+        }
+        if !self.broken {
+            self.check_streams()?;
         }
         self.check_accounts()?;
         self.check_ids(checked)?;
@@ -1164,7 +1375,9 @@ impl<'a> Verifier<'a> {
         push_entry(&mut delta_accounts, &event.event.account, seq);
         if let Some(absorbed) = absorbed_other(&event) {
             push_entry(&mut delta_accounts, absorbed, seq | MERGE_FLAG);
+            digest_line(&mut self.stream_digests, absorbed, line);
         }
+        digest_line(&mut self.stream_digests, &event.event.account, line);
         self.accounts = delta_accounts;
     }
 
@@ -1202,6 +1415,59 @@ impl<'a> Verifier<'a> {
                 "head marker's recorded_at is not the latest".into(),
             );
         }
+    }
+
+    /// Every account's stream copy holds exactly its lines of the log, in order (compared by
+    /// digest); a damaged copy is reported at that account's first seq.
+    fn check_streams(&mut self) -> Result<(), StoreError> {
+        use sha2::Digest;
+        let mut expected = std::mem::take(&mut self.stream_digests);
+        let mut current: Option<(Vec<u8>, sha2::Sha256)> = None;
+        let mut finished: Vec<(Vec<u8>, [u8; 32])> = Vec::new();
+        for kv in self.store.streams.iter() {
+            let (key, value) = kv.map_err(|e| self.store.engine(e))?;
+            let Some(split) = key.iter().position(|&b| b == 0) else {
+                self.bad(1, "a stream key is damaged".into());
+                continue;
+            };
+            let name = key[..split].to_vec();
+            if current.as_ref().is_none_or(|(n, _)| *n != name) {
+                if let Some((n, h)) = current.take() {
+                    finished.push((n, h.finalize().into()));
+                }
+                current = Some((name.clone(), sha2::Sha256::new()));
+            }
+            let block = value.get(8..).ok_or_else(|| "short".to_string()).and_then(Block::decode);
+            match (block, current.as_mut()) {
+                (Ok(block), Some((_, h))) => {
+                    for i in 0..block.len() {
+                        h.update(block.line(i).unwrap_or_default());
+                        h.update(b"\n");
+                    }
+                }
+                _ => self.bad(1, format!("stream of {} does not decode", String::from_utf8_lossy(&name))),
+            }
+        }
+        if let Some((n, h)) = current.take() {
+            finished.push((n, h.finalize().into()));
+        }
+        for (name, digest) in finished {
+            let account = Account::parse(&String::from_utf8_lossy(&name)).ok();
+            let want = account.as_ref().and_then(|a| expected.remove(a)).map(|h| <[u8; 32]>::from(h.finalize()));
+            if want != Some(digest) {
+                let first = account
+                    .as_ref()
+                    .and_then(|a| self.accounts.get(a))
+                    .and_then(|l| l.first())
+                    .map_or(1, |e| e & !MERGE_FLAG);
+                self.bad(first, format!("stream copy of {} does not match the log", String::from_utf8_lossy(&name)));
+            }
+        }
+        for (account, _) in expected {
+            let first = self.accounts.get(&account).and_then(|l| l.first()).map_or(1, |e| e & !MERGE_FLAG);
+            self.bad(first, format!("stream copy of {account} is missing"));
+        }
+        Ok(())
     }
 
     /// Every stored account list equals the rebuilt one, below the first chain break.
@@ -1308,6 +1574,13 @@ impl<'a> Verifier<'a> {
         }
         Ok(())
     }
+}
+
+fn digest_line(map: &mut HashMap<Account, sha2::Sha256>, account: &Account, line: &[u8]) {
+    use sha2::Digest;
+    let h = map.entry(account.clone()).or_default();
+    h.update(line);
+    h.update(b"\n");
 }
 
 fn push_entry(map: &mut HashMap<Account, Vec<u64>>, account: &Account, entry: u64) {
