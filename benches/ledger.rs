@@ -50,7 +50,10 @@ fn options() -> Options {
             "--dir" => o.dir = PathBuf::from(value),
             "--queries" => o.queries = value.parse().unwrap_or(o.queries),
             "--floor-child" => {
-                floor_child(Path::new(&value), Path::new(args.get(i + 2).map_or("", |s| s.as_str())));
+                floor_child(
+                    Path::new(&value),
+                    Path::new(args.get(i + 2).map_or("", |s| s.as_str())),
+                );
                 std::process::exit(0);
             }
             _ => {
@@ -69,7 +72,10 @@ fn main() {
     let ledger_file = o.dir.join(format!("ledger-{}.jsonl", o.events));
     let accounts = (o.events / 20).max(1);
     if !ledger_file.exists() {
-        eprintln!("generating {accounts} accounts into {}", ledger_file.display());
+        eprintln!(
+            "generating {accounts} accounts into {}",
+            ledger_file.display()
+        );
         let out = std::fs::File::create(&ledger_file).expect("create ledger file");
         let status = Command::new(BIN)
             .args(["gen", "--accounts", &accounts.to_string(), "--seed", "42"])
@@ -113,7 +119,11 @@ fn one_run(o: &Options, file: &Path, events: u64, run: usize) -> Run {
     let _ = std::fs::remove_dir_all(&floor_db);
     let exe = std::env::current_exe().expect("bench exe");
     let out = Command::new(exe)
-        .args(["--floor-child", floor_db.to_str().unwrap_or(""), file.to_str().unwrap_or("")])
+        .args([
+            "--floor-child",
+            floor_db.to_str().unwrap_or(""),
+            file.to_str().unwrap_or(""),
+        ])
         .output()
         .expect("floor child");
     let text = String::from_utf8_lossy(&out.stdout);
@@ -184,7 +194,10 @@ fn timed(db: &Path, args: &[&str]) -> (f64, u64) {
             .and_then(|v| v.parse().ok())
     };
     let wall = stat("wall_us=").map_or(outside, |us| us as f64 / 1e6);
-    (wall.max(outside.min(wall)), stat("peak_rss_kb=").unwrap_or(0))
+    (
+        wall.max(outside.min(wall)),
+        stat("peak_rss_kb=").unwrap_or(0),
+    )
 }
 
 fn in_process_queries(db: &Path, n: usize, seed: u64) -> (f64, f64, Vec<String>) {
@@ -202,7 +215,12 @@ fn in_process_queries(db: &Path, n: usize, seed: u64) -> (f64, f64, Vec<String>)
     for _ in 0..n {
         let account = &accounts[(next() % accounts.len() as u64) as usize];
         let year = 2022 + next() % 4;
-        let date = parse_date(&format!("{year}-{:02}-{:02}", 1 + next() % 12, 1 + next() % 28)).expect("date");
+        let date = parse_date(&format!(
+            "{year}-{:02}-{:02}",
+            1 + next() % 12,
+            1 + next() % 28
+        ))
+        .expect("date");
         let known_at = (next() % 2 == 0).then(|| {
             let text = format!("{}-{:02}-01T00:00:00Z", 2022 + next() % 5, 1 + next() % 12);
             (parse_instant(&text).expect("instant"), text)
@@ -214,7 +232,11 @@ fn in_process_queries(db: &Path, n: usize, seed: u64) -> (f64, f64, Vec<String>)
     }
     lat.sort_by(f64::total_cmp);
     let p = |q: f64| lat[((lat.len() as f64 - 1.0) * q) as usize];
-    let names = accounts.iter().step_by((accounts.len() / 40).max(1)).map(|a| a.to_string()).collect();
+    let names = accounts
+        .iter()
+        .step_by((accounts.len() / 40).max(1))
+        .map(|a| a.to_string())
+        .collect();
     (p(0.5), p(0.99), names)
 }
 
@@ -222,7 +244,11 @@ fn in_process_queries(db: &Path, n: usize, seed: u64) -> (f64, f64, Vec<String>)
 /// a batch and a flush every 10,000 events; then a full scan that parses every value.
 fn floor_child(db: &Path, file: &Path) {
     let started = Instant::now();
-    let sled = sled::Config::new().path(db).cache_capacity(256 << 20).open().expect("open floor sled");
+    let sled = sled::Config::new()
+        .path(db)
+        .cache_capacity(256 << 20)
+        .open()
+        .expect("open floor sled");
     let tree = sled.open_tree("events").expect("tree");
     let reader = BufReader::with_capacity(1 << 16, std::fs::File::open(file).expect("open file"));
     let mut batch = sled::Batch::default();
@@ -231,8 +257,11 @@ fn floor_child(db: &Path, file: &Path) {
         let line = line.expect("read");
         let value: serde_json::Value = serde_json::from_str(&line).expect("json");
         seq += 1;
-        batch.insert(&seq.to_be_bytes(), serde_json::to_vec(&value).expect("encode"));
-        if seq % 10_000 == 0 {
+        batch.insert(
+            &seq.to_be_bytes(),
+            serde_json::to_vec(&value).expect("encode"),
+        );
+        if seq.is_multiple_of(10_000) {
             tree.apply_batch(std::mem::take(&mut batch)).expect("batch");
             sled.flush().expect("flush");
         }
@@ -251,15 +280,23 @@ fn floor_child(db: &Path, file: &Path) {
     let scan_s = started.elapsed().as_secs_f64();
     assert_eq!(n, seq);
     let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "import_s={import_s}\nscan_s={scan_s}\nrss_kb={}", partner_ledger::cli::peak_rss_kb().unwrap_or(0));
+    let _ = writeln!(
+        out,
+        "import_s={import_s}\nscan_s={scan_s}\nrss_kb={}",
+        partner_ledger::cli::peak_rss_kb().unwrap_or(0)
+    );
 }
 
 fn count_lines(p: &Path) -> u64 {
-    BufReader::new(std::fs::File::open(p).expect("open")).lines().count() as u64
+    BufReader::new(std::fs::File::open(p).expect("open"))
+        .lines()
+        .count() as u64
 }
 
 fn dir_size(p: &Path) -> u64 {
-    let Ok(entries) = std::fs::read_dir(p) else { return 0 };
+    let Ok(entries) = std::fs::read_dir(p) else {
+        return 0;
+    };
     entries
         .flatten()
         .map(|e| match e.metadata() {
@@ -283,26 +320,70 @@ fn print_table(o: &Options, events: u64, rows: &[Run]) {
     let m = |f: &dyn Fn(&Run) -> f64| median(&mut rows.iter().map(f).collect::<Vec<_>>());
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
-        .and_then(|c| c.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string()))
+        .and_then(|c| {
+            c.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+        })
         .unwrap_or_default();
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
-    println!("\n## partner-ledger benchmark: {events} events, medians of {} runs", o.runs);
+    println!(
+        "\n## partner-ledger benchmark: {events} events, medians of {} runs",
+        o.runs
+    );
     println!("machine: {cpu}, {cores} cores\n");
     println!("| measure | ledger | floor (bare sled + serde_json) | ratio |");
     println!("|---|---:|---:|---:|");
     let fi = m(&|r| r.floor_import_eps);
     let li = m(&|r| r.import_eps);
-    println!("| import, events/s (durable, validated) | {:.0} | {:.0} | {:.2} |", li, fi, li / fi);
+    println!(
+        "| import, events/s (durable, validated) | {:.0} | {:.0} | {:.2} |",
+        li,
+        fi,
+        li / fi
+    );
     let fs = m(&|r| r.floor_scan_eps);
     let lv = m(&|r| r.verify_eps);
-    println!("| verify, events/s (chain + indexes) | {:.0} | {:.0} (scan) | {:.2} |", lv, fs, lv / fs);
+    println!(
+        "| verify, events/s (chain + indexes) | {:.0} | {:.0} (scan) | {:.2} |",
+        lv,
+        fs,
+        lv / fs
+    );
     let lr = m(&|r| r.report_eps);
-    println!("| report --as-of, events folded/s | {:.0} | {:.0} (scan) | {:.2} |", lr, fs, lr / fs);
-    println!("| state in process, p50 µs | {:.1} | | |", m(&|r| r.state_p50_us));
-    println!("| state in process, p99 µs | {:.1} | | |", m(&|r| r.state_p99_us));
-    println!("| state as a whole process, ms (median of 31) | {:.1} | | |", m(&|r| r.state_process_ms));
-    println!("| peak RSS import, MB | {:.0} | {:.0} | |", m(&|r| r.import_rss_kb as f64) / 1024.0, m(&|r| r.floor_rss_kb as f64) / 1024.0);
-    println!("| peak RSS report, MB | {:.0} | | |", m(&|r| r.report_rss_kb as f64) / 1024.0);
-    println!("| peak RSS state process, MB | {:.0} | | |", m(&|r| r.query_rss_kb as f64) / 1024.0);
-    println!("| bytes on disk per event | {:.0} | | |", m(&|r| r.disk_bytes_per_event));
+    println!(
+        "| report --as-of, events folded/s | {:.0} | {:.0} (scan) | {:.2} |",
+        lr,
+        fs,
+        lr / fs
+    );
+    println!(
+        "| state in process, p50 µs | {:.1} | | |",
+        m(&|r| r.state_p50_us)
+    );
+    println!(
+        "| state in process, p99 µs | {:.1} | | |",
+        m(&|r| r.state_p99_us)
+    );
+    println!(
+        "| state as a whole process, ms (median of 31) | {:.1} | | |",
+        m(&|r| r.state_process_ms)
+    );
+    println!(
+        "| peak RSS import, MB | {:.0} | {:.0} | |",
+        m(&|r| r.import_rss_kb as f64) / 1024.0,
+        m(&|r| r.floor_rss_kb as f64) / 1024.0
+    );
+    println!(
+        "| peak RSS report, MB | {:.0} | | |",
+        m(&|r| r.report_rss_kb as f64) / 1024.0
+    );
+    println!(
+        "| peak RSS state process, MB | {:.0} | | |",
+        m(&|r| r.query_rss_kb as f64) / 1024.0
+    );
+    println!(
+        "| bytes on disk per event | {:.0} | | |",
+        m(&|r| r.disk_bytes_per_event)
+    );
 }

@@ -474,7 +474,9 @@ impl Body {
     pub fn parse(kind: EventType, data: &str) -> Result<Body, ParseError> {
         fn typed<T: serde::de::DeserializeOwned>(data: &str) -> Result<T, ParseError> {
             if !data.trim_start().starts_with('{') {
-                let kind = serde_json::from_str::<Value>(data).map(|v| json_kind(&v)).unwrap_or("not an object");
+                let kind = serde_json::from_str::<Value>(data)
+                    .map(|v| json_kind(&v))
+                    .unwrap_or("not an object");
                 return err(format!("data must be a JSON object, not {kind}"));
             }
             serde_json::from_str(data).map_err(|e| ParseError::new(format!("data: {e}")))
@@ -584,7 +586,9 @@ impl Body {
             Body::ProductKeyIssued(k) => serde_json::to_string(k),
             Body::ProductKeyActivated(k) => serde_json::to_string(k),
             Body::VsSubscriptionAssigned(v) => serde_json::to_string(v),
-            Body::VsSubscriptionActivated(v) | Body::VsSubscriptionUnassigned(v) => serde_json::to_string(v),
+            Body::VsSubscriptionActivated(v) | Body::VsSubscriptionUnassigned(v) => {
+                serde_json::to_string(v)
+            }
             Body::AccountsMerged(m) => serde_json::to_string(m),
             Body::EventVoided(v) => serde_json::to_string(v),
         };
@@ -883,7 +887,12 @@ impl StoredEvent {
 
     /// The exact stored line (canonical JSON, no trailing newline).
     pub fn to_line(&self) -> String {
-        canonical_json(self.seq, self.version, &self.event, Some((&self.prev_hash, &self.hash)))
+        canonical_json(
+            self.seq,
+            self.version,
+            &self.event,
+            Some((&self.prev_hash, &self.hash)),
+        )
     }
 
     /// Reads a stored line back. Exact: the line must be the canonical form of what it holds.
@@ -922,13 +931,22 @@ impl StoredEvent {
 #[cfg(test)]
 fn body_map(seq: u64, version: u64, e: &Event) -> Map<String, Value> {
     let mut map = Map::new();
-    map.insert("account".into(), Value::String(e.account.as_str().to_string()));
+    map.insert(
+        "account".into(),
+        Value::String(e.account.as_str().to_string()),
+    );
     map.insert("data".into(), e.body.data_value());
     map.insert("date".into(), Value::String(format_date(e.date)));
     map.insert("id".into(), Value::String(e.id.to_string()));
-    map.insert("recorded_at".into(), Value::String(format_instant(e.recorded_at)));
+    map.insert(
+        "recorded_at".into(),
+        Value::String(format_instant(e.recorded_at)),
+    );
     map.insert("seq".into(), Value::from(seq));
-    map.insert("type".into(), Value::String(e.event_type().as_str().to_string()));
+    map.insert(
+        "type".into(),
+        Value::String(e.event_type().as_str().to_string()),
+    );
     map.insert("version".into(), Value::from(version));
     map
 }

@@ -278,11 +278,16 @@ impl AppendBatch for ScratchBatch {
 
     fn staged(&self, seq: u64) -> Result<Option<StoredEvent>, StoreError> {
         let first = self.events.first().map_or(u64::MAX, |e| e.seq);
-        Ok(seq.checked_sub(first).and_then(|i| self.events.get(i as usize)).cloned())
+        Ok(seq
+            .checked_sub(first)
+            .and_then(|i| self.events.get(i as usize))
+            .cloned())
     }
 
     fn commit(self: Box<Self>) -> Result<Head, StoreError> {
-        Err(StoreError::Sequence("a replay is never committed".to_string()))
+        Err(StoreError::Sequence(
+            "a replay is never committed".to_string(),
+        ))
     }
 }
 
@@ -440,11 +445,23 @@ impl<'a> Session<'a> {
     fn touch(&mut self, account: &Account) -> Result<&mut Touched, LedgerError> {
         if !self.touched.contains_key(account) {
             let stored = self.store.account_events(account)?;
-            let version = stored.iter().filter(|e| e.event.account == *account).count() as u64;
-            if stored.iter().any(|e| matches!(e.event.body, Body::AccountsMerged(_))) {
+            let version = stored
+                .iter()
+                .filter(|e| e.event.account == *account)
+                .count() as u64;
+            if stored
+                .iter()
+                .any(|e| matches!(e.event.body, Body::AccountsMerged(_)))
+            {
                 self.linked_streams.insert(account.clone(), stored);
             }
-            self.touched.insert(account.clone(), Touched { version, staged: Vec::new() });
+            self.touched.insert(
+                account.clone(),
+                Touched {
+                    version,
+                    staged: Vec::new(),
+                },
+            );
         }
         self.touched
             .get_mut(account)
@@ -498,13 +515,19 @@ impl<'a> Session<'a> {
     fn validate(&mut self, candidate: &StoredEvent) -> Result<Result<(), Violation>, LedgerError> {
         let account = candidate.event.account.clone();
         let simple = !self.is_linked(&account)
-            && !matches!(candidate.event.body, Body::AccountsMerged(_) | Body::EventVoided(_));
+            && !matches!(
+                candidate.event.body,
+                Body::AccountsMerged(_) | Body::EventVoided(_)
+            );
         if simple {
             // In business-date order on an account without merges, the cached fold plus this
             // event is the whole history's fold: check it alone (apply changes nothing on a
             // violation).
             if let Some(state) = self.folded.get_mut(&account) {
-                if state.last_applied.is_none_or(|(d, _)| d <= candidate.event.date) {
+                if state
+                    .last_applied
+                    .is_none_or(|(d, _)| d <= candidate.event.date)
+                {
                     let empty = StreamMap::new();
                     let ctx = Context::new(&empty, self.catalog, Mode::Validate);
                     return Ok(state.apply(candidate, &ctx).map_err(|r| r.violation));
@@ -591,7 +614,10 @@ impl<'a> Session<'a> {
             .iter()
             .any(|e| matches!(&e.event.body, Body::EventVoided(v) if v.event == target));
         if already {
-            return Ok(Err(Violation::new(28, format!("event {target} is already voided"))));
+            return Ok(Err(Violation::new(
+                28,
+                format!("event {target} is already voided"),
+            )));
         }
         Ok(Ok(()))
     }
@@ -604,12 +630,17 @@ impl<'a> Session<'a> {
             if !self.is_linked(&current) {
                 break;
             }
-            let absorber = self.stream(&current)?.into_iter().find_map(|e| match &e.event.body {
-                Body::AccountsMerged(m) if m.absorbed == current && e.event.account != current => {
-                    Some(e.event.account.clone())
-                }
-                _ => None,
-            });
+            let absorber = self
+                .stream(&current)?
+                .into_iter()
+                .find_map(|e| match &e.event.body {
+                    Body::AccountsMerged(m)
+                        if m.absorbed == current && e.event.account != current =>
+                    {
+                        Some(e.event.account.clone())
+                    }
+                    _ => None,
+                });
             match absorber {
                 Some(a) => current = a,
                 None => break,

@@ -17,7 +17,11 @@ impl Fixture {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("store");
         let work = dir.path().to_path_buf();
-        Fixture { _dir: dir, db, work }
+        Fixture {
+            _dir: dir,
+            db,
+            work,
+        }
     }
 
     fn cmd(&self) -> Command {
@@ -44,7 +48,12 @@ impl Fixture {
 
     fn log(&self) -> String {
         let out = self.cmd().arg("log").output().unwrap();
-        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8(out.stdout).unwrap()
     }
 }
@@ -69,7 +78,11 @@ fn idempotent_re_append_survives_close_and_reopen() {
     let (code, out, err) = f.append(&p);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("2 already in the ledger"), "{out}");
-    assert_eq!(f.log(), before, "an idempotent re-append must not change the log");
+    assert_eq!(
+        f.log(),
+        before,
+        "an idempotent re-append must not change the log"
+    );
 }
 
 #[test]
@@ -81,7 +94,10 @@ fn same_id_with_different_content_is_rejected_and_nothing_written() {
     let p = f.file("changed.jsonl", format!("{changed}\n").as_bytes());
     let (code, _, err) = f.append(&p);
     assert_eq!(code, 1);
-    assert!(err.contains("event 1 (membership_purchased, cli-test, 2024-03-11)"), "{err}");
+    assert!(
+        err.contains("event 1 (membership_purchased, cli-test, 2024-03-11)"),
+        "{err}"
+    );
     assert!(err.contains("different content"), "{err}");
     assert_eq!(f.log(), before);
 }
@@ -95,7 +111,10 @@ fn expected_version_conflict_is_rejected_and_nothing_written() {
     let p = f.file("stale.jsonl", format!("{stale}\n").as_bytes());
     let (code, _, err) = f.append(&p);
     assert_eq!(code, 1);
-    assert!(err.contains("expected_version 1") && err.contains("version 2"), "{err}");
+    assert!(
+        err.contains("expected_version 1") && err.contains("version 2"),
+        "{err}"
+    );
     assert_eq!(f.log(), before);
     let fresh = stale.replace("\"expected_version\": 1", "\"expected_version\": 2");
     let p = f.file("fresh.jsonl", format!("{fresh}\n").as_bytes());
@@ -130,7 +149,10 @@ fn malformed_lines_are_rejected_with_their_line_number() {
         let p = f.file("bad.jsonl", &bytes);
         let (code, _, err) = f.append(&p);
         assert_eq!(code, 1, "{what}: {err}");
-        assert!(err.contains("line 3:") || err.contains("event 3 "), "{what}: {err}");
+        assert!(
+            err.contains("line 3:") || err.contains("event 3 "),
+            "{what}: {err}"
+        );
         assert!(!err.contains("panicked"), "{what}: {err}");
         assert_eq!(f.log(), before, "{what}: nothing may be written");
     }
@@ -138,7 +160,10 @@ fn malformed_lines_are_rejected_with_their_line_number() {
     let p = f.file("blank.jsonl", format!("{good}\n\n{good}\n").as_bytes());
     let (code, _, err) = f.append(&p);
     assert_eq!(code, 1, "{err}");
-    assert!(err.contains("line 2:") && err.contains("empty line"), "{err}");
+    assert!(
+        err.contains("line 2:") && err.contains("empty line"),
+        "{err}"
+    );
     assert_eq!(f.log(), before);
 }
 
@@ -155,8 +180,14 @@ fn a_rule_rejection_names_the_rule_and_every_rejected_event() {
     let p = f.file("rules.jsonl", format!("{}\n", lines.join("\n")).as_bytes());
     let (code, _, err) = f.append(&p);
     assert_eq!(code, 1);
-    assert!(err.contains("error: event 1 (benefit_redeemed, cli-test, 2024-03-12): R16"), "{err}");
-    assert!(err.contains("error: event 3 (membership_purchased, cli-test, 2024-03-13): R11"), "{err}");
+    assert!(
+        err.contains("error: event 1 (benefit_redeemed, cli-test, 2024-03-12): R16"),
+        "{err}"
+    );
+    assert!(
+        err.contains("error: event 3 (membership_purchased, cli-test, 2024-03-13): R11"),
+        "{err}"
+    );
     assert!(!err.contains("event 2 "), "event 2 is valid: {err}");
     assert_eq!(f.log(), before);
 }
@@ -192,11 +223,18 @@ fn a_stored_form_line_with_a_wrong_hash_is_rejected() {
 #[test]
 fn usage_errors_exit_2_and_every_command_has_help() {
     let f = Fixture::new();
-    let out = f.cmd().args(["state", "cli-test", "--as-of", "2024-02-30"]).output().unwrap();
+    let out = f
+        .cmd()
+        .args(["state", "cli-test", "--as-of", "2024-02-30"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let out = f.cmd().args(["frobnicate"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
-    for command in ["append", "state", "history", "diff", "upcoming", "report", "replay", "log", "verify", "gen"] {
+    for command in [
+        "append", "state", "history", "diff", "upcoming", "report", "replay", "log", "verify",
+        "gen",
+    ] {
         let out = f.cmd().args([command, "--help"]).output().unwrap();
         assert_eq!(out.status.code(), Some(0), "{command} --help");
         assert!(!out.stdout.is_empty());
@@ -209,14 +247,33 @@ fn state_json_has_the_contract_shape_and_known_at_hides_later_events() {
     base(&f);
     let out = f
         .cmd()
-        .args(["state", "cli-test", "--as-of", "2024-03-12", "--known-at", "2024-03-05T00:00:00Z", "--json"])
+        .args([
+            "state",
+            "cli-test",
+            "--as-of",
+            "2024-03-12",
+            "--known-at",
+            "2024-03-05T00:00:00Z",
+            "--json",
+        ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     for field in [
-        "account", "as_of", "known_at", "merged_into", "absorbed", "profile_verified", "designations",
-        "memberships", "benefits", "tokens", "product_keys", "vs_subscriptions", "obligations",
+        "account",
+        "as_of",
+        "known_at",
+        "merged_into",
+        "absorbed",
+        "profile_verified",
+        "designations",
+        "memberships",
+        "benefits",
+        "tokens",
+        "product_keys",
+        "vs_subscriptions",
+        "obligations",
     ] {
         assert!(v.get(field).is_some(), "missing {field}");
     }
@@ -234,12 +291,31 @@ fn replay_writes_nothing() {
     let p = f.file("what-if.jsonl", format!("{what_if}\n").as_bytes());
     let out = f
         .cmd()
-        .args(["replay", p.to_str().unwrap(), "--account", "cli-test", "--as-of", "2024-03-21", "--with-ledger", "--json"])
+        .args([
+            "replay",
+            p.to_str().unwrap(),
+            "--account",
+            "cli-test",
+            "--as-of",
+            "2024-03-21",
+            "--with-ledger",
+            "--json",
+        ])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let credits = v["benefits"].as_array().unwrap().iter().find(|b| b["type"] == "azure_credits").unwrap();
+    let credits = v["benefits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["type"] == "azure_credits")
+        .unwrap();
     assert_eq!(credits["status"], "redeemed");
     assert_eq!(f.log(), before);
 }

@@ -115,7 +115,7 @@ fn differences(expected: &Value, actual: &Value, path: &str, name: &str) -> Vec<
             let same_kind = type_name(first) == type_name(actual);
             let within = |key: &str, ok: fn(std::cmp::Ordering) -> bool| {
                 map.get(key)
-                    .map_or(true, |bound| compare_ordered(actual, bound).is_some_and(ok))
+                    .is_none_or(|bound| compare_ordered(actual, bound).is_some_and(ok))
             };
             let ok = same_kind
                 && within("$lte", |o| o != std::cmp::Ordering::Greater)
@@ -123,12 +123,19 @@ fn differences(expected: &Value, actual: &Value, path: &str, name: &str) -> Vec<
             return if ok {
                 vec![]
             } else {
-                vec![format!("{path}: expected {}, got {}", short(expected), short(actual))]
+                vec![format!(
+                    "{path}: expected {}, got {}",
+                    short(expected),
+                    short(actual)
+                )]
             };
         }
         if map.len() == 1 && map.contains_key("$type") {
             let wanted: Vec<String> = match &map["$type"] {
-                Value::Array(names) => names.iter().filter_map(|n| n.as_str().map(String::from)).collect(),
+                Value::Array(names) => names
+                    .iter()
+                    .filter_map(|n| n.as_str().map(String::from))
+                    .collect(),
                 Value::String(one) => vec![one.clone()],
                 _ => vec![],
             };
@@ -136,7 +143,10 @@ fn differences(expected: &Value, actual: &Value, path: &str, name: &str) -> Vec<
             return if wanted.iter().any(|w| w == got) {
                 vec![]
             } else {
-                vec![format!("{path}: expected type {}, got {got}", wanted.join("/"))]
+                vec![format!(
+                    "{path}: expected type {}, got {got}",
+                    wanted.join("/")
+                )]
             };
         }
         if only_keys(map, &ARRAY_FORMS) {
@@ -147,7 +157,11 @@ fn differences(expected: &Value, actual: &Value, path: &str, name: &str) -> Vec<
         };
         let mut diffs = Vec::new();
         for (key, value) in map {
-            let sub = if path.is_empty() { key.clone() } else { format!("{path}.{key}") };
+            let sub = if path.is_empty() {
+                key.clone()
+            } else {
+                format!("{path}.{key}")
+            };
             match actual_map.get(key) {
                 None => diffs.push(format!("{sub}: missing (expected {})", short(value))),
                 Some(actual_value) => diffs.extend(differences(value, actual_value, &sub, key)),
@@ -161,18 +175,31 @@ fn differences(expected: &Value, actual: &Value, path: &str, name: &str) -> Vec<
     if scalar_eq(expected, actual) {
         vec![]
     } else {
-        vec![format!("{path}: expected {}, got {}", short(expected), short(actual))]
+        vec![format!(
+            "{path}: expected {}, got {}",
+            short(expected),
+            short(actual)
+        )]
     }
 }
 
-fn array_form_differences(forms: &Map<String, Value>, actual: &Value, path: &str, name: &str) -> Vec<String> {
+fn array_form_differences(
+    forms: &Map<String, Value>,
+    actual: &Value,
+    path: &str,
+    name: &str,
+) -> Vec<String> {
     let Value::Array(elements) = actual else {
         return vec![format!("{path}: expected an array, got {}", short(actual))];
     };
     let mut diffs = Vec::new();
     if let Some(length) = forms.get("$len").and_then(Value::as_u64) {
         if elements.len() as u64 != length {
-            diffs.push(format!("{path}: expected {length} element(s), got {}: {}", elements.len(), short(actual)));
+            diffs.push(format!(
+                "{path}: expected {length} element(s), got {}: {}",
+                elements.len(),
+                short(actual)
+            ));
         }
     }
     if let Some(Value::Array(exact)) = forms.get("$exact") {
@@ -183,7 +210,10 @@ fn array_form_differences(forms: &Map<String, Value>, actual: &Value, path: &str
     }
     if let Some(Value::Array(without)) = forms.get("$without") {
         for partial in without {
-            if let Some(hit) = elements.iter().find(|element| differences(partial, element, path, name).is_empty()) {
+            if let Some(hit) = elements
+                .iter()
+                .find(|element| differences(partial, element, path, name).is_empty())
+            {
                 diffs.push(format!(
                     "{path}: expected no element matching {}, found {}",
                     short(partial),
@@ -196,14 +226,26 @@ fn array_form_differences(forms: &Map<String, Value>, actual: &Value, path: &str
 }
 
 fn key_fields<'a>(name: &str, element: &'a Value) -> Vec<(&'static str, &'a Value)> {
-    let Value::Object(map) = element else { return vec![] };
+    let Value::Object(map) = element else {
+        return vec![];
+    };
     key_names(name)
         .iter()
-        .filter_map(|key| map.get(*key).filter(|v| !v.is_object() && !v.is_array()).map(|v| (*key, v)))
+        .filter_map(|key| {
+            map.get(*key)
+                .filter(|v| !v.is_object() && !v.is_array())
+                .map(|v| (*key, v))
+        })
         .collect()
 }
 
-fn list_differences(expected: &[Value], actual: &Value, path: &str, name: &str, exact: bool) -> Vec<String> {
+fn list_differences(
+    expected: &[Value],
+    actual: &Value,
+    path: &str,
+    name: &str,
+    exact: bool,
+) -> Vec<String> {
     let Value::Array(elements) = actual else {
         return vec![format!("{path}: expected an array, got {}", short(actual))];
     };
@@ -223,9 +265,9 @@ fn list_differences(expected: &[Value], actual: &Value, path: &str, name: &str, 
             .filter(|&i| !used[i])
             .filter(|&i| {
                 keys.is_empty()
-                    || keys
-                        .iter()
-                        .all(|(key, value)| elements[i].get(*key).is_some_and(|a| scalar_eq(value, a)))
+                    || keys.iter().all(|(key, value)| {
+                        elements[i].get(*key).is_some_and(|a| scalar_eq(value, a))
+                    })
             })
             .collect();
         if let Some(&hit) = candidates
@@ -238,7 +280,10 @@ fn list_differences(expected: &[Value], actual: &Value, path: &str, name: &str, 
         let label = if keys.is_empty() {
             format!("{path}[{}]", short(wanted))
         } else {
-            let parts: Vec<String> = keys.iter().map(|(k, v)| format!("{k}={}", short(v))).collect();
+            let parts: Vec<String> = keys
+                .iter()
+                .map(|(k, v)| format!("{k}={}", short(v)))
+                .collect();
             format!("{path}[{}]", parts.join(","))
         };
         match candidates.first() {
@@ -246,7 +291,10 @@ fn list_differences(expected: &[Value], actual: &Value, path: &str, name: &str, 
                 diffs.extend(differences(wanted, &elements[first], &label, name));
                 used[first] = true;
             }
-            None => diffs.push(format!("{label}: no such element (have: {})", short(actual))),
+            None => diffs.push(format!(
+                "{label}: no such element (have: {})",
+                short(actual)
+            )),
         }
     }
     diffs
@@ -255,15 +303,26 @@ fn list_differences(expected: &[Value], actual: &Value, path: &str, name: &str, 
 // ------------------------------------------------------------------ the tests
 
 fn check_events_file(file: &Path) -> Vec<String> {
-    let stem = file.file_stem().expect("file name").to_string_lossy().into_owned();
-    let expect_path = manifest_dir().join("tests/events_expect").join(format!("{stem}.json"));
+    let stem = file
+        .file_stem()
+        .expect("file name")
+        .to_string_lossy()
+        .into_owned();
+    let expect_path = manifest_dir()
+        .join("tests/events_expect")
+        .join(format!("{stem}.json"));
     let text = std::fs::read_to_string(&expect_path)
         .unwrap_or_else(|e| panic!("{}: {e}", expect_path.display()));
-    let spec: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", expect_path.display()));
+    let spec: Value =
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", expect_path.display()));
 
     let dir = tempfile::tempdir().expect("temporary directory");
     let db = dir.path().join("store");
-    let append = ledger(&db).arg("append").arg(file).output().expect("append runs");
+    let append = ledger(&db)
+        .arg("append")
+        .arg(file)
+        .output()
+        .expect("append runs");
     if !append.status.success() {
         return vec![format!(
             "{stem}: append exited {:?}: {}",
@@ -286,7 +345,11 @@ fn check_events_file(file: &Path) -> Vec<String> {
         let where_ = format!(
             "{stem} query {} [{account} --as-of {as_of}{}]",
             index + 1,
-            query.get("known_at").and_then(Value::as_str).map(|k| format!(" --known-at {k}")).unwrap_or_default()
+            query
+                .get("known_at")
+                .and_then(Value::as_str)
+                .map(|k| format!(" --known-at {k}"))
+                .unwrap_or_default()
         );
         let output = command.output().expect("state runs");
         if !output.status.success() {
@@ -300,7 +363,9 @@ fn check_events_file(file: &Path) -> Vec<String> {
         match serde_json::from_slice::<Value>(&output.stdout) {
             Err(e) => failures.push(format!("{where_}: stdout is not JSON ({e})")),
             Ok(actual) => failures.extend(
-                differences(&query["expect"], &actual, "", "").into_iter().map(|d| format!("{where_}: {d}")),
+                differences(&query["expect"], &actual, "", "")
+                    .into_iter()
+                    .map(|d| format!("{where_}: {d}")),
             ),
         }
     }
@@ -309,8 +374,16 @@ fn check_events_file(file: &Path) -> Vec<String> {
 
 #[test]
 fn events_files_give_the_expected_state_at_their_key_dates() {
-    let failures: Vec<String> = events_files().iter().flat_map(|file| check_events_file(file)).collect();
-    assert!(failures.is_empty(), "{} failure(s):\n{}", failures.len(), failures.join("\n"));
+    let failures: Vec<String> = events_files()
+        .iter()
+        .flat_map(|file| check_events_file(file))
+        .collect();
+    assert!(
+        failures.is_empty(),
+        "{} failure(s):\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -318,7 +391,11 @@ fn all_events_files_append_together_in_one_call() {
     let dir = tempfile::tempdir().expect("temporary directory");
     let db = dir.path().join("store");
     let files = events_files();
-    let output = ledger(&db).arg("append").args(&files).output().expect("append runs");
+    let output = ledger(&db)
+        .arg("append")
+        .args(&files)
+        .output()
+        .expect("append runs");
     assert!(
         output.status.success(),
         "append of all events files exited {:?}: {}",
@@ -327,11 +404,20 @@ fn all_events_files_append_together_in_one_call() {
     );
     let total: usize = files
         .iter()
-        .map(|f| std::fs::read_to_string(f).expect("readable").lines().filter(|l| !l.trim().is_empty()).count())
+        .map(|f| {
+            std::fs::read_to_string(f)
+                .expect("readable")
+                .lines()
+                .filter(|l| !l.trim().is_empty())
+                .count()
+        })
         .sum();
     let log = ledger(&db).arg("log").output().expect("log runs");
     assert!(log.status.success());
-    let stored = String::from_utf8_lossy(&log.stdout).lines().filter(|l| !l.trim().is_empty()).count();
+    let stored = String::from_utf8_lossy(&log.stdout)
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .count();
     assert_eq!(stored, total, "every event of events/ is stored once");
 }
 
@@ -394,7 +480,11 @@ fn subset_matching_follows_the_runner() {
                                     "start": {"$gte": "2023-12-31"}}]},
         "known_at": {"$type": ["null", "string"]}
     });
-    assert!(differences(&ok, &actual, "", "").is_empty(), "{:?}", differences(&ok, &actual, "", ""));
+    assert!(
+        differences(&ok, &actual, "", "").is_empty(),
+        "{:?}",
+        differences(&ok, &actual, "", "")
+    );
     let wrong = serde_json::json!({
         "tokens": {"$exact": [{"token": "A", "seats": 5.0}]},
         "memberships": [{"offer": "learning_action_pack"}]

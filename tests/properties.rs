@@ -164,7 +164,7 @@ fn body(c: &Candidate, accepted: &[Accepted], account: &mut usize) -> (&'static 
     let token = |x: u8| format!("T-{}", x % 4);
     let seats = |x: u8| pick(&[1u64, 5, 25], x);
     let offer = |data: &mut Value, x: u8| {
-        if x % 3 == 0 {
+        if x.is_multiple_of(3) {
             data["offer"] = json!(pick(&OFFERS, x / 3));
         }
     };
@@ -267,7 +267,7 @@ fn candidate_date(c: &Candidate, accepted: &[Accepted], account: usize, kind: &s
         if kind == "membership_renewed" {
             return (anniversary + Duration::days(1 + in_window)).clamp(first_day(), last_day());
         }
-        if kind == "business_profile_verified" && c.months % 2 == 0 {
+        if kind == "business_profile_verified" && c.months.is_multiple_of(2) {
             return (anniversary - Duration::days(in_window)).clamp(first_day(), last_day());
         }
     }

@@ -612,7 +612,10 @@ fn verify_finds_a_damaged_stream_copy_and_queries_read_the_copy() {
     let store = open(&path);
     let account = partner_ledger::event::Account::parse("acct3").unwrap();
     let expected = store.account_events(&account).unwrap();
-    assert!(!expected.is_empty(), "the stream copy serves the account's events");
+    assert!(
+        !expected.is_empty(),
+        "the stream copy serves the account's events"
+    );
     let streams = store.raw_db().open_tree("streams").unwrap();
     let (key, value) = streams.scan_prefix(b"acct3\0").next().unwrap().unwrap();
     let mut damaged = value.to_vec();

@@ -287,7 +287,11 @@ impl BenefitSlots {
     }
 
     pub fn unlocked(&self, b: BenefitType) -> Option<Date> {
-        self.unlocked.get(b as usize).copied().flatten().filter(|_| self.provides(b))
+        self.unlocked
+            .get(b as usize)
+            .copied()
+            .flatten()
+            .filter(|_| self.provides(b))
     }
 
     fn unlock(&mut self, b: BenefitType, d: Date) {

@@ -178,7 +178,11 @@ impl BlockBuilder {
     fn line_of(&self, seq: u64) -> Option<&[u8]> {
         let i = usize::try_from(seq.checked_sub(self.first)?).ok()?;
         let end = *self.ends.get(i)? as usize;
-        let start = if i == 0 { 0 } else { *self.ends.get(i - 1)? as usize };
+        let start = if i == 0 {
+            0
+        } else {
+            *self.ends.get(i - 1)? as usize
+        };
         self.data.get(start..end)
     }
 
@@ -243,7 +247,9 @@ fn account_share(account: &Account, passes: u64) -> u64 {
     let hash = account
         .as_str()
         .bytes()
-        .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+        .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
     hash % passes.max(1)
 }
 
@@ -279,8 +285,15 @@ fn line_account(line: &[u8]) -> Option<Account> {
 /// The seq of a stored line (`…,"seq":N,"type":…`), without decoding the rest.
 fn line_seq(line: &[u8]) -> Option<u64> {
     let at = find(line, b",\"seq\":")? + 7;
-    let digits = line.get(at..)?.iter().take_while(|b| b.is_ascii_digit()).count();
-    std::str::from_utf8(line.get(at..at + digits)?).ok()?.parse().ok()
+    let digits = line
+        .get(at..)?
+        .iter()
+        .take_while(|b| b.is_ascii_digit())
+        .count();
+    std::str::from_utf8(line.get(at..at + digits)?)
+        .ok()?
+        .parse()
+        .ok()
 }
 
 fn line_is_merge(line: &[u8]) -> bool {
@@ -699,9 +712,9 @@ impl SledStore {
                 .and_then(Block::decode)
                 .map_err(|m| self.corrupt(0, format!("stream of {account}: {m}")))?;
             for i in 0..block.len() {
-                let line = block
-                    .line(i)
-                    .ok_or_else(|| self.corrupt(0, format!("stream of {account}: line bounds are damaged")))?;
+                let line = block.line(i).ok_or_else(|| {
+                    self.corrupt(0, format!("stream of {account}: line bounds are damaged"))
+                })?;
                 visit(line)?;
             }
         }
@@ -748,7 +761,10 @@ impl SledStore {
         Ok(owners)
     }
 
-    fn merge_streams(&self, pending: HashMap<Account, Vec<(u64, Vec<u8>)>>) -> Result<(), StoreError> {
+    fn merge_streams(
+        &self,
+        pending: HashMap<Account, Vec<(u64, Vec<u8>)>>,
+    ) -> Result<(), StoreError> {
         let mut accounts: Vec<_> = pending.into_iter().collect();
         accounts.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         let mut batch = sled::Batch::default();
@@ -756,7 +772,12 @@ impl SledStore {
         let mut unflushed = 0usize;
         for (account, lines) in accounts {
             let prefix = stream_prefix(account.as_str());
-            let last = self.streams.scan_prefix(&prefix).next_back().transpose().map_err(|e| self.engine(e))?;
+            let last = self
+                .streams
+                .scan_prefix(&prefix)
+                .next_back()
+                .transpose()
+                .map_err(|e| self.engine(e))?;
             let (mut number, mut last_seq, mut chunk) = match &last {
                 Some((key, value)) => {
                     let number = key.get(prefix.len()..).and_then(read_u32).unwrap_or(0);
@@ -777,7 +798,9 @@ impl SledStore {
             let mut dirty = false;
             let already = last_seq;
             for (seq, line) in lines.into_iter().filter(|(seq, _)| *seq > already) {
-                if chunk.ends.len() >= STREAM_CHUNK_EVENTS || chunk.data.len() + line.len() > STREAM_CHUNK_BYTES {
+                if chunk.ends.len() >= STREAM_CHUNK_EVENTS
+                    || chunk.data.len() + line.len() > STREAM_CHUNK_BYTES
+                {
                     if let Some(value) = stream_value(last_seq, &mut chunk) {
                         batch_bytes += value.len();
                         batch.insert(stream_key(&prefix, number), value);
@@ -795,7 +818,9 @@ impl SledStore {
                 }
             }
             if batch_bytes >= INDEX_BATCH_BYTES {
-                self.streams.apply_batch(std::mem::take(&mut batch)).map_err(|e| self.engine(e))?;
+                self.streams
+                    .apply_batch(std::mem::take(&mut batch))
+                    .map_err(|e| self.engine(e))?;
                 unflushed += batch_bytes;
                 batch_bytes = 0;
                 if unflushed >= STREAM_FLUSH_BYTES {
@@ -945,7 +970,9 @@ impl Store for SledStore {
         let head = self.visible_head().seq;
         let mut out = Vec::new();
         self.stream_lines(account, &mut |line| {
-            let seq = line_seq(line).ok_or_else(|| self.corrupt(0, format!("stream of {account} holds a line without seq")))?;
+            let seq = line_seq(line).ok_or_else(|| {
+                self.corrupt(0, format!("stream of {account} holds a line without seq"))
+            })?;
             if seq <= head {
                 out.push(self.decode_line(seq, line)?);
             }
@@ -1081,9 +1108,17 @@ impl SledBatch<'_> {
         }
         let from_value = |first: u64, value: &[u8]| -> Result<Option<Vec<u8>>, StoreError> {
             let block = Block::decode(value).map_err(|m| self.store.corrupt(first, m))?;
-            Ok(usize::try_from(seq - first).ok().and_then(|i| block.line(i)).map(<[u8]>::to_vec))
+            Ok(usize::try_from(seq - first)
+                .ok()
+                .and_then(|i| block.line(i))
+                .map(<[u8]>::to_vec))
         };
-        if let Some((first, value)) = self.chunk_blocks.iter().rev().find(|(first, _)| *first <= seq) {
+        if let Some((first, value)) = self
+            .chunk_blocks
+            .iter()
+            .rev()
+            .find(|(first, _)| *first <= seq)
+        {
             return from_value(*first, value);
         }
         let found = self.store.events.range(..=seq_key(seq)).next_back();
@@ -1180,11 +1215,15 @@ impl AppendBatch for SledBatch<'_> {
     }
 
     fn staged(&self, seq: u64) -> Result<Option<StoredEvent>, StoreError> {
-        let Some(line) = self.staged_line(seq)? else { return Ok(None) };
-        let text = std::str::from_utf8(&line).map_err(|_| self.store.corrupt(seq, "staged line is not UTF-8"))?;
-        StoredEvent::from_line(text)
-            .map(Some)
-            .map_err(|e| self.store.corrupt(seq, format!("staged line does not decode: {e}")))
+        let Some(line) = self.staged_line(seq)? else {
+            return Ok(None);
+        };
+        let text = std::str::from_utf8(&line)
+            .map_err(|_| self.store.corrupt(seq, "staged line is not UTF-8"))?;
+        StoredEvent::from_line(text).map(Some).map_err(|e| {
+            self.store
+                .corrupt(seq, format!("staged line does not decode: {e}"))
+        })
     }
 
     fn commit(mut self: Box<Self>) -> Result<Head, StoreError> {
@@ -1437,7 +1476,10 @@ impl<'a> Verifier<'a> {
                 }
                 current = Some((name.clone(), sha2::Sha256::new()));
             }
-            let block = value.get(8..).ok_or_else(|| "short".to_string()).and_then(Block::decode);
+            let block = value
+                .get(8..)
+                .ok_or_else(|| "short".to_string())
+                .and_then(Block::decode);
             match (block, current.as_mut()) {
                 (Ok(block), Some((_, h))) => {
                     for i in 0..block.len() {
@@ -1445,7 +1487,13 @@ impl<'a> Verifier<'a> {
                         h.update(b"\n");
                     }
                 }
-                _ => self.bad(1, format!("stream of {} does not decode", String::from_utf8_lossy(&name))),
+                _ => self.bad(
+                    1,
+                    format!(
+                        "stream of {} does not decode",
+                        String::from_utf8_lossy(&name)
+                    ),
+                ),
             }
         }
         if let Some((n, h)) = current.take() {
@@ -1453,18 +1501,31 @@ impl<'a> Verifier<'a> {
         }
         for (name, digest) in finished {
             let account = Account::parse(&String::from_utf8_lossy(&name)).ok();
-            let want = account.as_ref().and_then(|a| expected.remove(a)).map(|h| <[u8; 32]>::from(h.finalize()));
+            let want = account
+                .as_ref()
+                .and_then(|a| expected.remove(a))
+                .map(|h| <[u8; 32]>::from(h.finalize()));
             if want != Some(digest) {
                 let first = account
                     .as_ref()
                     .and_then(|a| self.accounts.get(a))
                     .and_then(|l| l.first())
                     .map_or(1, |e| e & !MERGE_FLAG);
-                self.bad(first, format!("stream copy of {} does not match the log", String::from_utf8_lossy(&name)));
+                self.bad(
+                    first,
+                    format!(
+                        "stream copy of {} does not match the log",
+                        String::from_utf8_lossy(&name)
+                    ),
+                );
             }
         }
         for (account, _) in expected {
-            let first = self.accounts.get(&account).and_then(|l| l.first()).map_or(1, |e| e & !MERGE_FLAG);
+            let first = self
+                .accounts
+                .get(&account)
+                .and_then(|l| l.first())
+                .map_or(1, |e| e & !MERGE_FLAG);
             self.bad(first, format!("stream copy of {account} is missing"));
         }
         Ok(())
