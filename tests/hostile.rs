@@ -1071,3 +1071,20 @@ fn a_store_whose_data_file_was_deleted_is_not_silently_empty() {
         out.stdout
     );
 }
+
+/// A SIGKILL (or a full disk) while sled writes its snapshot leaves an empty
+/// `snap.<lsn>.generating` file; sled 0.34.7 then takes it for the latest snapshot and every open
+/// fails with "Read corrupted data" (sled issue #1527), although the log underneath is intact
+/// (deleting the file brings every acknowledged event back, verify clean). The crash campaign
+/// hit this once in 1,000 kills. Ignored until `SledStore::open` discards such leftovers.
+#[test]
+#[ignore = "bug: an interrupted sled snapshot (empty snap.*.generating) makes the store unreadable"]
+fn an_interrupted_sled_snapshot_does_not_make_the_store_unreadable() {
+    let f = Fixture::new();
+    // The name sorts after every real snapshot, as a newer one would.
+    std::fs::write(f.db.join("snap.7FFFFFFFFFFFFFFF.generating"), b"").unwrap();
+    let out = f.run(&["log"]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert_eq!(out.stdout, f.base_log);
+    f.assert_verify_clean("interrupted snapshot");
+}
