@@ -860,7 +860,7 @@ fn a_disk_that_fills_up_mid_append() {
 /// from then on every open fails with "Read corrupted data" even once space is back — until
 /// that file is removed by hand. The acknowledged events are intact underneath.
 #[test]
-#[ignore = "bug: an open on a full disk leaves snap.*.generating and the store reads as corrupt"]
+
 fn a_read_on_a_full_disk_does_not_damage_the_store() {
     let Some(fs) = Tmpfs::mount("2m") else {
         eprintln!("note: cannot mount a tmpfs here (needs root); disk-full test skipped");
@@ -1059,7 +1059,7 @@ fn bytes_flipped_in_the_store_files_give_a_clear_error_or_the_right_answer() {
 /// store records that it once held events somewhere sled cannot lose with the data file (or
 /// refuses a directory with `conf` and no `db`).
 #[test]
-#[ignore = "a store whose data file was deleted reads as empty, verify ok"]
+
 fn a_store_whose_data_file_was_deleted_is_not_silently_empty() {
     let f = Fixture::new();
     std::fs::remove_file(f.db.join("db")).unwrap();
@@ -1078,7 +1078,7 @@ fn a_store_whose_data_file_was_deleted_is_not_silently_empty() {
 /// (deleting the file brings every acknowledged event back, verify clean). The crash campaign
 /// hit this once in 1,000 kills. Ignored until `SledStore::open` discards such leftovers.
 #[test]
-#[ignore = "bug: an interrupted sled snapshot (empty snap.*.generating) makes the store unreadable"]
+
 fn an_interrupted_sled_snapshot_does_not_make_the_store_unreadable() {
     let f = Fixture::new();
     // The name sorts after every real snapshot, as a newer one would.
