@@ -858,7 +858,9 @@ fn engine_error(path: &str, e: sled::Error) -> StoreError {
 /// other process holds the store (the same lock sled takes), so a snapshot being written by a
 /// live process is never touched.
 fn discard_interrupted_snapshots(path: &Path) {
-    let Ok(entries) = std::fs::read_dir(path) else { return };
+    let Ok(entries) = std::fs::read_dir(path) else {
+        return;
+    };
     let leftovers: Vec<_> = entries
         .flatten()
         .map(|e| e.path())
@@ -871,7 +873,11 @@ fn discard_interrupted_snapshots(path: &Path) {
     if leftovers.is_empty() {
         return;
     }
-    let Ok(db_file) = std::fs::OpenOptions::new().read(true).write(true).open(path.join("db")) else {
+    let Ok(db_file) = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path.join("db"))
+    else {
         return;
     };
     if db_file.try_lock().is_err() {
