@@ -5,7 +5,6 @@ use std::fs::File;
 use std::io::{self, BufRead, BufReader, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context as _, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::domain::view::StateView;
@@ -248,8 +247,8 @@ pub fn run(cli: Cli) -> Result<(), Exit> {
                 &memory
             };
             let ledger = Ledger::new(store, catalog);
-            let lines = read_inputs(&files)?;
-            match ledger.replay(lines.into_iter(), now(), &account, as_of)? {
+            let lines = input_lines(&files)?;
+            match ledger.replay(lines, now(), &account, as_of)? {
                 Ok(view) => print_state(&view, json),
                 Err(errors) => Err(print_rejections(&errors, "replayed")),
             }
@@ -350,51 +349,10 @@ pub fn parse_date_arg(flag: &str, s: &str) -> Result<Date, Exit> {
     parse_date(s).map_err(|e| Exit::usage(format!("{flag}: {e}")))
 }
 
-/// Opens every input ('-' is standard input) as a stream of numbered, parsed lines.
-fn read_inputs(files: &[PathBuf]) -> Result<Vec<SourcedLine>, Exit> {
-    let mut out = Vec::new();
-    for_each_input(files, &mut |line| {
-        out.push(line);
-        Ok(())
-    })?;
-    Ok(out)
-}
-
-fn for_each_input(
-    files: &[PathBuf],
-    f: &mut dyn FnMut(SourcedLine) -> Result<(), Exit>,
-) -> Result<(), Exit> {
+/// The numbered, parsed lines of every input ('-' is standard input), read lazily: a large
+/// import never sits whole in memory as text. Opening fails before anything is read.
+fn input_lines(files: &[PathBuf]) -> Result<impl Iterator<Item = SourcedLine>, Exit> {
     let several = files.len() > 1;
-    for path in files {
-        let label = several.then(|| path.display().to_string());
-        let reader: Box<dyn BufRead> = if path.as_os_str() == "-" {
-            Box::new(BufReader::with_capacity(1 << 16, io::stdin()))
-        } else {
-            let file = File::open(path)
-                .map_err(|e| Exit::usage(format!("cannot open {}: {e}", path.display())))?;
-            Box::new(BufReader::with_capacity(1 << 16, file))
-        };
-        for line in EventLines::new(reader) {
-            f(SourcedLine {
-                source: label.clone(),
-                line,
-            })?;
-        }
-    }
-    Ok(())
-}
-
-fn append(store: &SledStore, catalog: Catalog, files: &[PathBuf]) -> Result<(), Exit> {
-    let ledger = Ledger::new(store, catalog);
-    let total_bytes: u64 = files
-        .iter()
-        .filter(|p| p.as_os_str() != "-")
-        .filter_map(|p| std::fs::metadata(p).ok())
-        .map(|m| m.len())
-        .sum();
-    let bar = progress_bar(total_bytes);
-    let several = files.len() > 1;
-    // Inputs are read lazily: a large import never sits whole in memory as text.
     let mut readers = Vec::new();
     for path in files {
         let label = several.then(|| path.display().to_string());
@@ -407,12 +365,24 @@ fn append(store: &SledStore, catalog: Catalog, files: &[PathBuf]) -> Result<(), 
         };
         readers.push((label, reader));
     }
-    let lines = readers.into_iter().flat_map(|(label, reader)| {
+    Ok(readers.into_iter().flat_map(|(label, reader)| {
         EventLines::new(reader).map(move |line| SourcedLine {
             source: label.clone(),
             line,
         })
-    });
+    }))
+}
+
+fn append(store: &SledStore, catalog: Catalog, files: &[PathBuf]) -> Result<(), Exit> {
+    let ledger = Ledger::new(store, catalog);
+    let total_bytes: u64 = files
+        .iter()
+        .filter(|p| p.as_os_str() != "-")
+        .filter_map(|p| std::fs::metadata(p).ok())
+        .map(|m| m.len())
+        .sum();
+    let bar = progress_bar(total_bytes);
+    let lines = input_lines(files)?;
     let mut on_progress = |n: u64| {
         if let Some(bar) = &bar {
             bar.set_message(format!("{n} events checked"));
@@ -569,28 +539,6 @@ fn verify(store: &SledStore, json: bool) -> Result<(), Exit> {
             "verify: first bad seq {seq}: {message}"
         ))),
     }
-}
-
-impl From<Exit> for anyhow::Error {
-    fn from(e: Exit) -> anyhow::Error {
-        anyhow::anyhow!(e.message.unwrap_or_default())
-    }
-}
-
-/// Reads a whole small file (a catalog, a replay input) with a size limit.
-pub fn read_limited(path: &Path, limit: u64) -> Result<String> {
-    let mut text = String::new();
-    File::open(path)
-        .with_context(|| format!("cannot open {}", path.display()))?
-        .take(limit)
-        .read_to_string(&mut text)
-        .with_context(|| format!("cannot read {}", path.display()))?;
-    Ok(text)
-}
-
-#[allow(dead_code)]
-fn store_error_is_locked(e: &StoreError) -> bool {
-    matches!(e, StoreError::Locked { .. })
 }
 
 /// Peak resident memory of this process (Linux `VmHWM`), in KiB.
