@@ -14,9 +14,11 @@ use serde::Serialize;
 use std::collections::HashMap;
 
 use crate::cli::{Exit, ReportFormat};
-use crate::domain::calendar::add_months;
-use crate::domain::state::{Context, Mode, State, StreamMap, TermStatus};
-use crate::event::{format_date, Account, BenefitType, Body, Date, Line};
+use crate::domain::state::{
+    Context, Mode, ProductKey, State, StreamMap, Subscription, TermStatus, Token,
+};
+use crate::domain::view;
+use crate::event::{format_date, Account, Body, Date, Line};
 use crate::ledger::Ledger;
 
 /// Most account states held at once; a ledger with more accounts is folded in several passes
@@ -240,8 +242,8 @@ fn split(v: Option<(String, String, String)>) -> LineCells {
     }
 }
 
-/// R17, R18 (as `domain::view::benefits`): available = provided and still redeemable,
-/// redeemed = unlocked and not expired; on-premises software while its right of use holds.
+/// Counts by the projection's own status rules (`domain::view`), so the report and `state`
+/// cannot disagree: available and redeemed benefits of the terms started by `as_of`.
 fn benefit_counts(state: &State, as_of: Date) -> (u64, u64) {
     let (mut available, mut redeemed) = (0, 0);
     for (i, t) in state
@@ -250,21 +252,10 @@ fn benefit_counts(state: &State, as_of: Date) -> (u64, u64) {
         .enumerate()
         .filter(|(_, t)| t.start <= as_of)
     {
-        for (b, unlocked) in t.benefits.iter() {
-            let unlocked = unlocked.filter(|&u| u <= as_of);
-            if b == BenefitType::OnPremisesSoftware {
-                // R18 decision, R24: redeemed while an issued key's right of use holds (a
-                // renewal carries it on), available while the term itself has access.
-                if unlocked.is_some() && state.on_premises_right(i, as_of) {
-                    redeemed += 1;
-                } else if unlocked.is_none() && state.on_premises_own_right(i, as_of) {
-                    available += 1;
-                }
-                continue;
-            }
-            match unlocked {
-                Some(_) if t.benefit_expires(b).is_none_or(|e| as_of <= e) => redeemed += 1,
-                None if as_of <= t.redeem_deadline() => available += 1,
+        for (b, _) in t.benefits.iter() {
+            match view::benefit_status(state, i, b, as_of) {
+                "available" => available += 1,
+                "redeemed" => redeemed += 1,
                 _ => {}
             }
         }
@@ -272,47 +263,19 @@ fn benefit_counts(state: &State, as_of: Date) -> (u64, u64) {
     (available, redeemed)
 }
 
-/// R19: tokens activated and not yet expired, nor replaced.
 fn tokens_activated(state: &State, as_of: Date) -> u64 {
-    state
-        .tokens
-        .iter()
-        .filter(|t| t.replaced_by.is_none())
-        .filter(|t| {
-            let months = state
-                .terms
-                .get(t.term)
-                .map_or(12, |term| term.constants.token_expiry_months);
-            t.activated.is_some_and(|a| as_of <= add_months(a, months))
-        })
-        .count() as u64
+    let activated = |t: &&Token| view::token_status(state, t, as_of) == "activated";
+    state.tokens.iter().filter(activated).count() as u64
 }
 
-/// R21, R24: keys with activations left whose term still gives the right of use.
 fn keys_usable(state: &State, as_of: Date) -> u64 {
-    state
-        .keys
-        .iter()
-        .filter(|k| {
-            state.on_premises_right(k.term, as_of) && k.activations_used < k.activations_total
-        })
-        .count() as u64
+    let usable = |k: &&ProductKey| view::key_status(state, k, as_of) == "usable";
+    state.keys.iter().filter(usable).count() as u64
 }
 
-/// R22: assigned and activated, not unassigned, before the developer_tools benefit expires.
 fn subscriptions_active(state: &State, as_of: Date) -> u64 {
-    state
-        .subscriptions
-        .iter()
-        .filter(|s| s.unassigned.is_none() && s.activated.is_some())
-        .filter(|s| {
-            let expires = state
-                .terms
-                .get(s.term)
-                .and_then(|t| t.benefit_expires(BenefitType::DeveloperTools));
-            expires.is_none_or(|e| as_of <= e)
-        })
-        .count() as u64
+    let active = |s: &&Subscription| view::subscription_status(state, s, as_of) == "active";
+    state.subscriptions.iter().filter(active).count() as u64
 }
 
 /// R24: open obligations, by the projection's own rule.

@@ -5,7 +5,7 @@
 use serde::Serialize;
 
 use super::calendar::{add_days, add_months};
-use super::state::{State, Term, TermStatus};
+use super::state::{ProductKey, State, Subscription, Term, TermStatus, Token};
 use crate::event::{format_date, BenefitType, Date, Line};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -228,6 +228,85 @@ fn membership(t: &Term, as_of: Date) -> MembershipView {
     }
 }
 
+/// R17, R18: the status on `as_of` of benefit `b` of term `i`: `redeemed` from its unlock
+/// until its expiry, then `expired`; unredeemed, `available` until the term's redemption
+/// deadline (activate-by, and not after a lapse), then `forfeited`. On-premises software
+/// (R18 decision, R24): `redeemed` while an issued key's right of use holds (a renewal into an
+/// offer with on-premises software carries it on), `available` while the term itself has
+/// access and no key was issued, else `lost`.
+pub fn benefit_status(state: &State, i: usize, b: BenefitType, as_of: Date) -> &'static str {
+    let Some(t) = state.terms.get(i) else {
+        return "lost";
+    };
+    let unlocked = t.unlocked(b).filter(|&u| u <= as_of);
+    if b == BenefitType::OnPremisesSoftware {
+        return if unlocked.is_some() && state.on_premises_right(i, as_of) {
+            "redeemed"
+        } else if unlocked.is_none() && state.on_premises_own_right(i, as_of) {
+            "available"
+        } else {
+            "lost"
+        };
+    }
+    match (unlocked, t.benefit_expires(b)) {
+        (Some(_), Some(e)) if as_of > e => "expired",
+        (Some(_), _) => "redeemed",
+        (None, _) if as_of > t.redeem_deadline() => "forfeited",
+        (None, _) => "available",
+    }
+}
+
+/// R19, R20: `replaced` once a replacement is issued; activated tokens run 12 months from
+/// activation, then `expired`; unactivated ones are `issued` until their term's deadline, then
+/// `forfeited`.
+pub fn token_status(state: &State, tok: &Token, as_of: Date) -> &'static str {
+    let term = state.terms.get(tok.term);
+    let expiry_months = term.map_or(12, |t| t.constants.token_expiry_months);
+    if tok.replaced_by.is_some() {
+        "replaced"
+    } else if let Some(a) = tok.activated {
+        if as_of > add_months(a, expiry_months) {
+            "expired"
+        } else {
+            "activated"
+        }
+    } else if term.is_some_and(|t| as_of > t.redeem_deadline()) {
+        "forfeited"
+    } else {
+        "issued"
+    }
+}
+
+/// R21, R24: `unlicensed` once the term's right of use ends, `exhausted` with no activation
+/// left, else `usable`.
+pub fn key_status(state: &State, k: &ProductKey, as_of: Date) -> &'static str {
+    if !state.on_premises_right(k.term, as_of) {
+        "unlicensed"
+    } else if k.activations_used >= k.activations_total {
+        "exhausted"
+    } else {
+        "usable"
+    }
+}
+
+/// R22: `unassigned`; `expired` after the term's developer_tools benefit; `active` once
+/// activated; else `assigned`.
+pub fn subscription_status(state: &State, sub: &Subscription, as_of: Date) -> &'static str {
+    let expires = state
+        .terms
+        .get(sub.term)
+        .and_then(|t| t.benefit_expires(BenefitType::DeveloperTools));
+    if sub.unassigned.is_some() {
+        "unassigned"
+    } else if expires.is_some_and(|e| as_of > e) {
+        "expired"
+    } else if sub.activated.is_some() {
+        "active"
+    } else {
+        "assigned"
+    }
+}
+
 /// R17, R18: one entry per benefit type of every term started on or before `as_of`.
 fn benefits(state: &State, as_of: Date) -> Vec<BenefitView> {
     let mut v = Vec::new();
@@ -240,26 +319,7 @@ fn benefits(state: &State, as_of: Date) -> Vec<BenefitView> {
         for (b, unlocked) in t.benefits.iter() {
             let unlocked = unlocked.filter(|&u| u <= as_of);
             let expires = unlocked.and_then(|_| t.benefit_expires(b));
-            let status = if b == BenefitType::OnPremisesSoftware {
-                // R18 decision: available while the term has access and no key was issued,
-                // redeemed from the first key, lost from the first day without access.
-                // A renewal carries the right of issued keys on; an unissued benefit of the
-                // old term ends when the next term (with its own benefit) starts.
-                if unlocked.is_some() && state.on_premises_right(i, as_of) {
-                    "redeemed"
-                } else if unlocked.is_none() && state.on_premises_own_right(i, as_of) {
-                    "available"
-                } else {
-                    "lost"
-                }
-            } else {
-                match (unlocked, expires) {
-                    (Some(_), Some(e)) if as_of > e => "expired",
-                    (Some(_), _) => "redeemed",
-                    (None, _) if as_of > t.redeem_deadline() => "forfeited",
-                    (None, _) => "available",
-                }
-            };
+            let status = benefit_status(state, i, b, as_of);
             v.push(BenefitView {
                 offer: t.offer.to_string(),
                 term_start: s(t.start),
@@ -294,19 +354,7 @@ fn tokens(state: &State, as_of: Date) -> Vec<TokenView> {
             let expiry_months = term.map_or(12, |t| t.constants.token_expiry_months);
             let replacement_days = term.map_or(30, |t| t.constants.replacement_days);
             let expires = tok.activated.map(|a| add_months(a, expiry_months));
-            let status = if tok.replaced_by.is_some() {
-                "replaced"
-            } else if let Some(e) = expires {
-                if as_of > e {
-                    "expired"
-                } else {
-                    "activated"
-                }
-            } else if term.is_some_and(|t| as_of > t.redeem_deadline()) {
-                "forfeited"
-            } else {
-                "issued"
-            };
+            let status = token_status(state, tok, as_of);
             let replacement_deadline = tok
                 .activated
                 .map(|a| add_days(a, i64::from(replacement_days)))
@@ -338,13 +386,7 @@ fn keys(state: &State, as_of: Date) -> Vec<KeyView> {
         .keys
         .iter()
         .map(|k| {
-            let status = if !state.on_premises_right(k.term, as_of) {
-                "unlicensed"
-            } else if k.activations_used >= k.activations_total {
-                "exhausted"
-            } else {
-                "usable"
-            };
+            let status = key_status(state, k, as_of);
             KeyView {
                 key: k.key.clone(),
                 product: k.product.clone(),
@@ -376,15 +418,7 @@ fn subscriptions(state: &State, as_of: Date) -> Vec<SubscriptionView> {
         .map(|sub| {
             let term = state.terms.get(sub.term);
             let expires = term.and_then(|t| t.benefit_expires(BenefitType::DeveloperTools));
-            let status = if sub.unassigned.is_some() {
-                "unassigned"
-            } else if expires.is_some_and(|e| as_of > e) {
-                "expired"
-            } else if sub.activated.is_some() {
-                "active"
-            } else {
-                "assigned"
-            };
+            let status = subscription_status(state, sub, as_of);
             SubscriptionView {
                 subscription: sub.subscription.clone(),
                 level: sub.level.to_string(),
