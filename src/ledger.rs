@@ -11,7 +11,8 @@ use std::collections::{BTreeSet, HashMap, VecDeque};
 use uuid::Uuid;
 
 use crate::domain::state::{
-    fold, prepare_stream, Context, Mode, Rejection, State, StreamMap, Violation,
+    fold, prepare_stream, prepare_stream_owned, Context, Mode, Rejection, State, StreamMap,
+    Violation,
 };
 use crate::domain::view::{project, StateView};
 use crate::domain::Catalog;
@@ -139,7 +140,7 @@ impl<'s> Ledger<'s> {
         }
         let raw = session.closure_of(std::slice::from_ref(account))?;
         Ok(Ok(view_from_raw(
-            &raw,
+            raw,
             account,
             &self.catalog,
             as_of,
@@ -158,7 +159,7 @@ impl<'s> Ledger<'s> {
         let raw = self.raw_closure(account)?;
         let (instant, text) = known_at.map_or((None, None), |(i, t)| (Some(i), Some(t)));
         Ok(view_from_raw(
-            &raw,
+            raw,
             account,
             &self.catalog,
             as_of,
@@ -217,14 +218,20 @@ pub fn fold_from_raw(
 }
 
 fn view_from_raw(
-    raw: &StreamMap,
+    raw: StreamMap,
     account: &Account,
     catalog: &Catalog,
     as_of: Date,
     known_at: Option<Instant>,
     known_at_text: Option<String>,
 ) -> StateView {
-    let state = fold_from_raw(raw, account, catalog, Some(as_of), known_at);
+    // The raw streams are not needed afterwards: filter them in place rather than copy.
+    let streams: StreamMap = raw
+        .into_iter()
+        .map(|(a, events)| (a, prepare_stream_owned(events, known_at, Some(as_of))))
+        .collect();
+    let ctx = Context::new(&streams, catalog, Mode::Project);
+    let state = fold(account, &ctx).unwrap_or_else(|_| State::new(account.clone()));
     project(&state, as_of, known_at_text)
 }
 

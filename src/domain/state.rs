@@ -96,7 +96,34 @@ pub fn prepare_stream(
     known_at: Option<Instant>,
     until: Option<Date>,
 ) -> Vec<StoredEvent> {
-    let known = |e: &StoredEvent| known_at.is_none_or(|k| e.event.recorded_at <= k);
+    let keep = effective_filter(events, known_at, until);
+    let mut out: Vec<StoredEvent> = events.iter().filter(|e| keep(e)).cloned().collect();
+    out.sort_by_key(|e| (e.event.date, e.seq));
+    out
+}
+
+/// [`prepare_stream`] on a stream the caller gives up: no event is copied (queries).
+pub fn prepare_stream_owned(
+    mut events: Vec<StoredEvent>,
+    known_at: Option<Instant>,
+    until: Option<Date>,
+) -> Vec<StoredEvent> {
+    let keep = effective_filter(&events, known_at, until);
+    let kept: Vec<bool> = events.iter().map(|e| keep(e)).collect();
+    let mut flags = kept.into_iter();
+    events.retain(|_| flags.next().unwrap_or(false));
+    events.sort_by_key(|e| (e.event.date, e.seq));
+    events
+}
+
+/// Which events of a raw stream count: recorded at or before `known_at`, not a void, not
+/// voided by a void recorded at or before `known_at` (R28), dated on or before `until`.
+fn effective_filter(
+    events: &[StoredEvent],
+    known_at: Option<Instant>,
+    until: Option<Date>,
+) -> impl Fn(&StoredEvent) -> bool {
+    let known = move |e: &StoredEvent| known_at.is_none_or(|k| e.event.recorded_at <= k);
     let voided: BTreeSet<Uuid> = events
         .iter()
         .filter(|e| known(e))
@@ -105,16 +132,12 @@ pub fn prepare_stream(
             _ => None,
         })
         .collect();
-    let mut out: Vec<StoredEvent> = events
-        .iter()
-        .filter(|e| known(e))
-        .filter(|e| !matches!(e.event.body, Body::EventVoided(_)))
-        .filter(|e| !voided.contains(&e.event.id))
-        .filter(|e| until.is_none_or(|u| e.event.date <= u))
-        .cloned()
-        .collect();
-    out.sort_by_key(|e| (e.event.date, e.seq));
-    out
+    move |e: &StoredEvent| {
+        known(e)
+            && !matches!(e.event.body, Body::EventVoided(_))
+            && !voided.contains(&e.event.id)
+            && until.is_none_or(|u| e.event.date <= u)
+    }
 }
 
 // ------------------------------------------------------------------------------------------------
