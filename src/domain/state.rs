@@ -109,7 +109,7 @@ pub fn prepare_stream_owned(
     until: Option<Date>,
 ) -> Vec<StoredEvent> {
     let keep = effective_filter(&events, known_at, until);
-    let kept: Vec<bool> = events.iter().map(|e| keep(e)).collect();
+    let kept: Vec<bool> = events.iter().map(&keep).collect();
     let mut flags = kept.into_iter();
     events.retain(|_| flags.next().unwrap_or(false));
     events.sort_by_key(|e| (e.event.date, e.seq));
