@@ -634,9 +634,9 @@ impl<'a> Session<'a> {
         let mut current = account.clone();
         let mut seen = BTreeSet::new();
         while seen.insert(current.clone()) {
-            if !self.is_linked(&current) {
-                break;
-            }
+            // Every step reads the account's stream (the store's, for an account this session
+            // has not touched): an absorber this append never touched can itself have been
+            // absorbed, and its root must be folded too (found by fuzzing).
             let absorber = self
                 .stream(&current)?
                 .into_iter()

@@ -79,3 +79,47 @@ fn stored_line_round_trips_from_another_spelling_of_the_same_event() {
         .to_line()
         .contains(r#""recorded_at":"2024-03-01T00:00:00.123456Z""#));
 }
+
+/// Found by `ledger_sequence`: tailspin was absorbed by fabrikam, fabrikam by contoso, which
+/// then bought a package. A purchase on tailspin back-dated before its merge was validated only
+/// up to fabrikam (the root search stopped at an account the append had not touched), so it
+/// was accepted although it breaks contoso's purchase (R11 via the merged-in term), and the
+/// `log` export was then refused on restore. It must be rejected, naming contoso's purchase.
+#[test]
+fn a_back_dated_event_on_a_twice_absorbed_account_is_validated_against_the_root() {
+    use partner_ledger::domain::Catalog;
+    use partner_ledger::ledger::{lines_from_text, Ledger};
+    use partner_ledger::store::memory::MemoryStore;
+    use partner_ledger::store::Store;
+
+    let store = MemoryStore::new();
+    let ledger = Ledger::new(&store, Catalog::default_catalog());
+    let now = partner_ledger::event::parse_instant("2026-01-01T00:00:00Z").unwrap();
+    let history = [
+        r#"{"id":"00000000-0000-4000-8000-000000000002","account":"tailspin","type":"business_profile_verified","date":"2021-03-10","recorded_at":"2025-01-02T19:15:00Z","data":{}}"#,
+        r#"{"id":"00000000-0000-4000-8000-000000000007","account":"fabrikam","type":"accounts_merged","date":"2021-03-30","recorded_at":"2025-01-07T05:43:00Z","data":{"absorbed":"tailspin"}}"#,
+        r#"{"id":"00000000-0000-4000-8000-000000000009","account":"contoso","type":"accounts_merged","date":"2021-04-01","recorded_at":"2025-01-08T14:49:00Z","data":{"absorbed":"fabrikam"}}"#,
+        r#"{"id":"00000000-0000-4000-8000-000000000019","account":"contoso","type":"membership_purchased","date":"2021-04-01","recorded_at":"2025-01-23T11:33:00Z","data":{"offer":"legacy_silver"}}"#,
+    ];
+    // One append per event, as the fuzzer did: each session touches only its own account.
+    for line in history {
+        let report = ledger
+            .append(lines_from_text(line), now, &mut |_| {})
+            .unwrap();
+        assert!(report.is_ok(), "{line}: {report:?}");
+    }
+    let head = store.head().unwrap();
+    let back_dated = r#"{"id":"00000000-0000-4000-8000-00000000001b","account":"tailspin","type":"membership_purchased","date":"2021-03-10","recorded_at":"2025-01-23T19:21:00Z","data":{"offer":"legacy_silver"}}"#;
+    let errors = ledger
+        .append(lines_from_text(back_dated), now, &mut |_| {})
+        .unwrap()
+        .expect_err("the back-dated purchase breaks contoso's purchase");
+    assert_eq!(errors[0].rule, Some(29), "{errors:?}");
+    assert!(
+        errors[0]
+            .message
+            .contains("00000000-0000-4000-8000-000000000019"),
+        "{errors:?}"
+    );
+    assert_eq!(store.head().unwrap(), head, "nothing written");
+}
