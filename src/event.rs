@@ -617,17 +617,6 @@ impl Body {
         // Serialising these plain structs cannot fail; an empty object is the safe fallback.
         v.unwrap_or_else(|_| Value::Object(Map::new()))
     }
-
-    /// The offer an event names to pick a term (benefit, token, key, subscription events).
-    pub fn chosen_offer(&self) -> Option<Offer> {
-        match self {
-            Body::BenefitRedeemed(r) => r.offer,
-            Body::TokenIssued(t) => t.offer,
-            Body::ProductKeyIssued(k) => k.offer,
-            Body::VsSubscriptionAssigned(v) => v.offer,
-            _ => None,
-        }
-    }
 }
 
 fn check_fee(fee: &Fee) -> Result<(), ParseError> {

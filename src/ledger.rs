@@ -11,14 +11,14 @@ use std::collections::{BTreeSet, HashMap, VecDeque};
 use uuid::Uuid;
 
 use crate::domain::state::{
-    fold, prepare_stream, prepare_stream_owned, Context, Mode, Rejection, State, StreamMap,
-    Violation,
+    fold, prepare_stream, prepare_stream_owned, prepare_streams, Context, Mode, Rejection, State,
+    StreamMap, Violation,
 };
 use crate::domain::view::{project, StateView};
 use crate::domain::Catalog;
 use crate::event::{
-    format_date, format_instant, hex, Account, Body, Date, Event, EventType, Hash, InputEvent,
-    Instant, StoredEvent,
+    format_date, format_instant, hex, Account, Body, Date, Event, EventType, InputEvent, Instant,
+    StoredEvent,
 };
 use crate::input::InputLine;
 use crate::store::{AppendBatch, Head, Store, StoreError};
@@ -209,10 +209,7 @@ pub fn fold_from_raw(
     as_of: Option<Date>,
     known_at: Option<Instant>,
 ) -> State {
-    let streams: StreamMap = raw
-        .iter()
-        .map(|(a, events)| (a.clone(), prepare_stream(events, known_at, as_of)))
-        .collect();
+    let streams = prepare_streams(raw, known_at, as_of);
     let ctx = Context::new(&streams, catalog, Mode::Project);
     fold(account, &ctx).unwrap_or_else(|_| State::new(account.clone()))
 }
@@ -752,9 +749,6 @@ fn stored_form_mismatch(input: &InputEvent, sealed: &StoredEvent) -> Option<Stri
     }
     None
 }
-
-/// The hash type re-exported for callers that print heads.
-pub type ChainHash = Hash;
 
 /// The numbered lines of a JSON Lines text (for tests, replays and embedding).
 pub fn lines_from_text(text: &str) -> impl Iterator<Item = SourcedLine> + '_ {
