@@ -7,8 +7,10 @@
 //! after the commit, idempotently, so that a crash at any point is repaired on the next open.
 //! Readers in this process only see up to the head whose indexes are complete (`visible`).
 
-use std::collections::HashMap;
-use std::path::Path;
+use std::collections::{HashMap, HashSet};
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, RwLock};
 use std::time::{Duration, Instant as Clock};
 
@@ -56,13 +58,16 @@ const STREAMS_TREE: &str = "streams";
 /// account is ever rewritten, and it stays small.
 const STREAM_CHUNK_EVENTS: usize = 64;
 const STREAM_CHUNK_BYTES: usize = 16 * 1024;
-/// Lines gathered from the log before they are merged into the stream copies.
+/// Lines an append holds in memory for the stream copies; beyond this they are spilled to
+/// `STREAM_SPILL_PARTS` scratch files (by a hash of the account) in the store directory.
 const STREAM_PENDING_BYTES: usize = 24 * 1024 * 1024;
+const STREAM_SPILL_PARTS: u64 = 64;
+/// The scratch directory of an append's stream spill, inside the store directory; an
+/// interrupted append leaves it behind and the next writer removes it.
+const STREAM_SPILL_DIR: &str = "partner-ledger-spill";
 /// sled holds written pages in memory until they are flushed: a large rewrite of the stream
 /// copies is flushed every this many bytes to keep the process small.
 const STREAM_FLUSH_BYTES: usize = 8 * 1024 * 1024;
-/// A stored line's size, on the generous side, to plan the passes of a large append.
-const STREAM_LINE_ESTIMATE: u64 = 400;
 const BUCKET_PREFIX: u8 = b'i';
 /// Account-list entries with this bit set are `accounts_merged` events absorbing the account.
 const MERGE_FLAG: u64 = 1 << 63;
@@ -242,15 +247,15 @@ fn decode_head(v: &[u8]) -> Option<Head> {
     })
 }
 
-/// Which of `passes` shares an account's stream is written in (FNV-1a of its name).
-fn account_share(account: &Account, passes: u64) -> u64 {
+/// Which of `parts` shares an account's stream lines are spilled to (FNV-1a of its name).
+fn account_share(account: &Account, parts: u64) -> u64 {
     let hash = account
         .as_str()
         .bytes()
         .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
             (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
         });
-    hash % passes.max(1)
+    hash % parts.max(1)
 }
 
 fn stream_prefix(account: &str) -> Vec<u8> {
@@ -394,6 +399,11 @@ fn merge_account_list(old: &[u8], new: &[u64]) -> Vec<u8> {
 /// The sled-backed store. One per directory and process; see the module doc.
 pub struct SledStore {
     path: String,
+    /// The store directory (scratch files of a large append live under it).
+    dir: PathBuf,
+    /// Bytes of stream lines an append keeps in memory before spilling (`STREAM_PENDING_BYTES`;
+    /// tests lower it to exercise the spill path).
+    spill_bytes: AtomicUsize,
     db: sled::Db,
     events: sled::Tree,
     meta: sled::Tree,
@@ -430,12 +440,23 @@ impl SledStore {
             streams: db.open_tree(STREAMS_TREE).map_err(engine)?,
             db,
             path: shown,
+            dir: path.to_path_buf(),
+            spill_bytes: AtomicUsize::new(STREAM_PENDING_BYTES),
             writer: Mutex::new(()),
             visible: RwLock::new(Head::EMPTY),
         };
         store.check_format()?;
+        // An append interrupted while spilling leaves its scratch files; we hold the lock.
+        let _ = std::fs::remove_dir_all(path.join(STREAM_SPILL_DIR));
         store.recover()?;
         Ok(store)
+    }
+
+    /// Lowers the bytes an append holds for the stream copies before spilling them to
+    /// scratch files, so that tests exercise the spill path with small appends.
+    #[doc(hidden)]
+    pub fn set_stream_spill_bytes(&self, bytes: usize) {
+        self.spill_bytes.store(bytes, Ordering::Relaxed);
     }
 
     /// The sled database underneath, for tests that tamper with stored values.
@@ -446,6 +467,13 @@ impl SledStore {
 
     fn engine(&self, e: sled::Error) -> StoreError {
         engine_error(&self.path, e)
+    }
+
+    fn spill_error(&self, e: std::io::Error) -> StoreError {
+        StoreError::Engine {
+            path: self.path.clone(),
+            message: format!("writing the stream copies' scratch files failed: {e}"),
+        }
     }
 
     fn corrupt(&self, seq: u64, message: impl Into<String>) -> StoreError {
@@ -724,29 +752,19 @@ impl SledStore {
     /// Copies the committed lines `from..=to` into their accounts' streams (and, for a merge,
     /// the absorbed account's). Idempotent: a line at or below a chunk's last seq is skipped,
     /// so recovery can run it again over a range partly done.
+    /// Rebuilds the stream copies of `from..=to` from the log (recovery): one pass.
     fn append_streams(&self, from: u64, to: u64) -> Result<(), StoreError> {
         if from > to {
             return Ok(());
         }
-        // Each account's stream is written once per append: the range is read in as many
-        // passes as it takes to hold one share of the accounts' lines in memory (a large
-        // import makes several cheap sequential passes instead of rewriting every account's
-        // last chunk after each bounded flush).
-        let estimated_bytes = (to - from + 1).saturating_mul(STREAM_LINE_ESTIMATE);
-        let passes = estimated_bytes.div_ceil(STREAM_PENDING_BYTES as u64).max(1);
-        for pass in 0..passes {
-            let mut pending: HashMap<Account, Vec<(u64, Vec<u8>)>> = HashMap::new();
-            self.scan_lines(from, to, &mut |seq, line| {
-                for owner in self.line_owners(seq, line)? {
-                    if account_share(&owner, passes) == pass {
-                        pending.entry(owner).or_default().push((seq, line.to_vec()));
-                    }
-                }
-                Ok(true)
-            })?;
-            self.merge_streams(pending)?;
-        }
-        Ok(())
+        let mut collector = StreamCollector::default();
+        self.scan_lines(from, to, &mut |seq, line| {
+            for owner in self.line_owners(seq, line)? {
+                collector.add(self, &owner, seq, line)?;
+            }
+            Ok(true)
+        })?;
+        collector.finish(self)
     }
 
     /// The accounts whose streams hold this line: its own, and the absorbed one of a merge.
@@ -761,10 +779,7 @@ impl SledStore {
         Ok(owners)
     }
 
-    fn merge_streams(
-        &self,
-        pending: HashMap<Account, Vec<(u64, Vec<u8>)>>,
-    ) -> Result<(), StoreError> {
+    fn merge_streams(&self, pending: Pending, fresh: &HashSet<Account>) -> Result<(), StoreError> {
         let mut accounts: Vec<_> = pending.into_iter().collect();
         accounts.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         let mut batch = sled::Batch::default();
@@ -772,12 +787,15 @@ impl SledStore {
         let mut unflushed = 0usize;
         for (account, lines) in accounts {
             let prefix = stream_prefix(account.as_str());
-            let last = self
-                .streams
-                .scan_prefix(&prefix)
-                .next_back()
-                .transpose()
-                .map_err(|e| self.engine(e))?;
+            let last = if fresh.contains(&account) {
+                None
+            } else {
+                self.streams
+                    .scan_prefix(&prefix)
+                    .next_back()
+                    .transpose()
+                    .map_err(|e| self.engine(e))?
+            };
             let (mut number, mut last_seq, mut chunk) = match &last {
                 Some((key, value)) => {
                     let number = key.get(prefix.len()..).and_then(read_u32).unwrap_or(0);
@@ -842,6 +860,131 @@ impl SledStore {
         };
         Ok(bucket_lookup(&bucket, id.as_bytes()))
     }
+}
+
+/// The lines an append adds to the accounts' stream copies, grouped so that each account's
+/// copy is written once per append. Up to `STREAM_PENDING_BYTES` stay in memory; a larger
+/// append spills them to `STREAM_SPILL_PARTS` files by a hash of the account and merges one
+/// file at a time, so memory stays bounded and the log is never read back.
+#[derive(Default)]
+struct StreamCollector {
+    pending: HashMap<Account, Vec<(u64, Vec<u8>)>>,
+    /// Accounts known to have no stream copy yet (no entry in the account index when the
+    /// append began): their first chunk is written without looking for a last one.
+    fresh: HashSet<Account>,
+    bytes: usize,
+    spill: Option<Vec<BufWriter<std::fs::File>>>,
+}
+
+impl StreamCollector {
+    fn add(
+        &mut self,
+        store: &SledStore,
+        owner: &Account,
+        seq: u64,
+        line: &[u8],
+    ) -> Result<(), StoreError> {
+        if let Some(parts) = &mut self.spill {
+            return spill_write(parts, owner, seq, line).map_err(|e| store.spill_error(e));
+        }
+        self.bytes += line.len() + owner.as_str().len() + 32;
+        match self.pending.get_mut(owner) {
+            Some(lines) => lines.push((seq, line.to_vec())),
+            None => {
+                self.pending
+                    .insert(owner.clone(), vec![(seq, line.to_vec())]);
+            }
+        }
+        if self.bytes > store.spill_bytes.load(Ordering::Relaxed) {
+            self.start_spill(store).map_err(|e| store.spill_error(e))?;
+        }
+        Ok(())
+    }
+
+    fn start_spill(&mut self, store: &SledStore) -> std::io::Result<()> {
+        let dir = store.dir.join(STREAM_SPILL_DIR);
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir)?;
+        let mut parts = (0..STREAM_SPILL_PARTS)
+            .map(|n| {
+                let file = std::fs::File::create(dir.join(format!("{n:02}")))?;
+                Ok(BufWriter::with_capacity(64 * 1024, file))
+            })
+            .collect::<std::io::Result<Vec<_>>>()?;
+        let mut pending: Vec<_> = std::mem::take(&mut self.pending).into_iter().collect();
+        pending.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        for (owner, lines) in pending {
+            for (seq, line) in lines {
+                spill_write(&mut parts, &owner, seq, &line)?;
+            }
+        }
+        self.bytes = 0;
+        self.spill = Some(parts);
+        Ok(())
+    }
+
+    fn finish(self, store: &SledStore) -> Result<(), StoreError> {
+        let Some(parts) = self.spill else {
+            return store.merge_streams(self.pending, &self.fresh);
+        };
+        let dir = store.dir.join(STREAM_SPILL_DIR);
+        let count = parts.len();
+        for part in parts {
+            part.into_inner()
+                .map_err(|e| store.spill_error(e.into_error()))?;
+        }
+        for n in 0..count {
+            let data =
+                std::fs::read(dir.join(format!("{n:02}"))).map_err(|e| store.spill_error(e))?;
+            let pending = spill_read(&data).ok_or_else(|| {
+                store.spill_error(std::io::Error::other("a spill file is damaged"))
+            })?;
+            drop(data);
+            store.merge_streams(pending, &self.fresh)?;
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+        Ok(())
+    }
+}
+
+/// One spilled line: owner length (u16), owner, seq (u64), line length (u32), line.
+fn spill_write(
+    parts: &mut [BufWriter<std::fs::File>],
+    owner: &Account,
+    seq: u64,
+    line: &[u8],
+) -> std::io::Result<()> {
+    let share = account_share(owner, parts.len() as u64) as usize;
+    let Some(part) = parts.get_mut(share) else {
+        return Err(std::io::Error::other("no spill file for a share"));
+    };
+    let name = owner.as_str().as_bytes();
+    part.write_all(&(name.len() as u16).to_be_bytes())?;
+    part.write_all(name)?;
+    part.write_all(&seq.to_be_bytes())?;
+    part.write_all(&(line.len() as u32).to_be_bytes())?;
+    part.write_all(line)
+}
+
+type Pending = HashMap<Account, Vec<(u64, Vec<u8>)>>;
+
+fn spill_read(mut data: &[u8]) -> Option<Pending> {
+    let mut pending: Pending = HashMap::new();
+    let take = |data: &mut &[u8], n: usize| -> Option<Vec<u8>> {
+        let (head, rest) = data.split_at_checked(n)?;
+        *data = rest;
+        Some(head.to_vec())
+    };
+    while !data.is_empty() {
+        let len = u16::from_be_bytes(take(&mut data, 2)?.try_into().ok()?) as usize;
+        let name = String::from_utf8(take(&mut data, len)?).ok()?;
+        let owner = Account::parse(&name).ok()?;
+        let seq = read_u64(&take(&mut data, 8)?)?;
+        let len = read_u32(&take(&mut data, 4)?)? as usize;
+        let line = take(&mut data, len)?;
+        pending.entry(owner).or_default().push((seq, line));
+    }
+    Some(pending)
 }
 
 fn engine_error(path: &str, e: sled::Error) -> StoreError {
@@ -1086,6 +1229,7 @@ impl Store for SledStore {
             chunk_blocks: Vec::new(),
             chunk_events: 0,
             delta: IndexDelta::default(),
+            streams: StreamCollector::default(),
             head_written: false,
         }))
     }
@@ -1131,6 +1275,8 @@ struct SledBatch<'a> {
     chunk_blocks: Vec<(u64, Vec<u8>)>,
     chunk_events: usize,
     delta: IndexDelta,
+    /// The staged lines, by owner, for the stream copies written after the commit.
+    streams: StreamCollector,
     /// Set just before the head marker is written: from then on the blocks are committed
     /// (or the outcome is unknown) and must not be removed by `drop`.
     head_written: bool,
@@ -1229,7 +1375,13 @@ impl AppendBatch for SledBatch<'_> {
         let account = &event.event.account;
         let current = match self.versions.get(account) {
             Some(&v) => v,
-            None => self.store.own_version(account, self.base.seq)?,
+            None => {
+                let entries = self.store.account_entries(account, self.base.seq)?;
+                if entries.is_empty() {
+                    self.streams.fresh.insert(account.clone());
+                }
+                entries.iter().filter(|e| *e & MERGE_FLAG == 0).count() as u64
+            }
         };
         let line = event.to_line();
         check_continues(&event, self.last_seq, &self.last_hash, current, Some(&line))?;
@@ -1239,6 +1391,22 @@ impl AppendBatch for SledBatch<'_> {
                 event.seq,
                 line.len()
             )));
+        }
+        self.streams
+            .add(self.store, account, event.seq, line.as_bytes())?;
+        if let Some(absorbed) = absorbed_other(&event) {
+            if !self.versions.contains_key(absorbed)
+                && !self.streams.pending.contains_key(absorbed)
+                && self
+                    .store
+                    .account_entries(absorbed, self.base.seq)?
+                    .is_empty()
+            {
+                // Only possible for an account never seen before; checked, not assumed.
+                self.streams.fresh.insert(absorbed.clone());
+            }
+            self.streams
+                .add(self.store, absorbed, event.seq, line.as_bytes())?;
         }
         self.block.push(event.seq, line.as_bytes());
         if self.block.is_full() {
@@ -1296,7 +1464,7 @@ impl AppendBatch for SledBatch<'_> {
             .map_err(|e| store.engine(e))?;
         store.db.flush().map_err(|e| store.engine(e))?;
         // Committed. Indexes follow; a crash here is finished by `recover` on the next open.
-        store.append_streams(self.base.seq + 1, head.seq)?;
+        std::mem::take(&mut self.streams).finish(store)?;
 
         let delta = std::mem::take(&mut self.delta);
         store.apply_index(delta, Some(head.seq))?;
@@ -1310,6 +1478,9 @@ impl Drop for SledBatch<'_> {
         if !self.head_written {
             // Best effort: `begin` and `open` remove leftovers too.
             let _ = self.store.remove_beyond(self.base.seq);
+        }
+        if self.streams.spill.is_some() {
+            let _ = std::fs::remove_dir_all(self.store.dir.join(STREAM_SPILL_DIR));
         }
     }
 }
