@@ -442,6 +442,37 @@ fn sled_stream_copies_spilled_to_scratch_files_equal_the_memory_store() {
 }
 
 #[test]
+fn sled_opens_a_format_1_store_and_marks_it_format_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let lines = {
+        let store = open(&path);
+        append(&store, vec![verified("a"), verified("b")]).unwrap();
+        // Format 1 stored blocks unpacked: write one back that way, and the old marker.
+        let events = store.raw_db().open_tree(raw::EVENTS_TREE).unwrap();
+        let (key, value) = events.iter().next().unwrap().unwrap();
+        let lines = raw::decode_block(&value).unwrap();
+        events.insert(key, raw::encode_block(&lines)).unwrap();
+        let meta = store.raw_db().open_tree("meta").unwrap();
+        meta.insert(b"format", &b"partner-ledger/1"[..]).unwrap();
+        store.raw_db().flush().unwrap();
+        lines
+    };
+    let store = open(&path);
+    let meta = store.raw_db().open_tree("meta").unwrap();
+    assert_eq!(
+        meta.get(b"format").unwrap().unwrap().as_ref(),
+        b"partner-ledger/2"
+    );
+    let back: Vec<Vec<u8>> = all_events(&store)
+        .iter()
+        .map(|e| e.to_line().into_bytes())
+        .collect();
+    assert_eq!(back, lines);
+    verify_clean(&store);
+}
+
+#[test]
 fn sled_recovery_finishes_an_interrupted_index_update() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("db");
