@@ -135,6 +135,10 @@ pub enum Command {
     Verify {
         #[arg(long)]
         json: bool,
+        /// Also decode every event and check that it is stored in canonical form (slower;
+        /// the default check already proves each stored line is the one that was sealed)
+        #[arg(long)]
+        deep: bool,
     },
     /// Write a synthetic, valid ledger (JSON Lines) for benchmarks
     Gen {
@@ -257,9 +261,9 @@ pub fn run(cli: Cli) -> Result<(), Exit> {
             let store = open_store(&cli.db)?;
             log(&store, from_seq)
         }
-        Command::Verify { json } => {
+        Command::Verify { json, deep } => {
             let store = open_store(&cli.db)?;
-            verify(&store, json)
+            verify(&store, json, deep)
         }
         Command::History {
             account,
@@ -501,14 +505,19 @@ fn log(store: &SledStore, from_seq: u64) -> Result<(), Exit> {
     }
 }
 
-fn verify(store: &SledStore, json: bool) -> Result<(), Exit> {
+fn verify(store: &SledStore, json: bool, deep: bool) -> Result<(), Exit> {
     let head = store.head()?;
     let bar = progress_bar(head.seq.saturating_mul(250));
-    let report = store.verify(&mut |done, _total| {
+    let mut progress = |done, _total| {
         if let Some(bar) = &bar {
             bar.set_position(done);
         }
-    })?;
+    };
+    let report = if deep {
+        store.verify_deep(&mut progress)?
+    } else {
+        store.verify(&mut progress)?
+    };
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }

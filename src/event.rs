@@ -54,6 +54,13 @@ fn err<T>(message: impl Into<String>) -> Result<T, ParseError> {
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Account(std::sync::Arc<str>);
 
+/// Maps keyed by account can be searched with a `&str` (hashes and orders as the name does).
+impl std::borrow::Borrow<str> for Account {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
 impl Serialize for Account {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&self.0)

@@ -204,6 +204,12 @@ fn log_restores_into_an_empty_store_byte_for_byte() {
     assert_eq!(copy.log(), exported);
     let out = copy.cmd().arg("verify").output().unwrap();
     assert_eq!(out.status.code(), Some(0));
+    let deep = copy.cmd().args(["verify", "--deep"]).output().unwrap();
+    assert_eq!(deep.status.code(), Some(0));
+    assert_eq!(
+        deep.stdout, out.stdout,
+        "both say the same of a sound ledger"
+    );
 }
 
 #[test]

@@ -736,3 +736,47 @@ fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+/// A forger with write access who re-seals a line in a non-canonical form (and fixes the head
+/// and the stream copy to match) leaves a self-consistent chain: the default `verify` proves
+/// every stored line is the one sealed, which this one is; `verify --deep` also re-encodes
+/// every event and names it.
+#[test]
+fn verify_deep_names_a_resealed_line_that_is_not_canonical() {
+    use partner_ledger::event::hex;
+    use partner_ledger::store::line::LineView;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let store = open(&path);
+    append(&store, vec![verified("a"), verified("b")]).unwrap();
+    verify_clean(&store);
+
+    let events = store.raw_db().open_tree(raw::EVENTS_TREE).unwrap();
+    let (key, value) = events.iter().next().unwrap().unwrap();
+    let mut lines = raw::decode_block(&value).unwrap();
+    let last = String::from_utf8(lines[1].clone()).unwrap();
+    let old_hash = hex(&store.head().unwrap().hash);
+    let spaced = last.replace("\"data\":{}", "\"data\":{ }");
+    assert_ne!(spaced, last);
+    let new_hash = hex(&LineView::parse(spaced.as_bytes()).unwrap().body_hash());
+    let forged = spaced.replace(&old_hash, &new_hash);
+    lines[1] = forged.clone().into_bytes();
+    events.insert(key, raw::encode_block(&lines)).unwrap();
+    let streams = store.raw_db().open_tree("streams").unwrap();
+    let mut copy = 2u64.to_be_bytes().to_vec();
+    copy.extend(raw::encode_block(&[forged.into_bytes()]));
+    streams.insert(b"b\0\0\0\0\0", copy).unwrap();
+    let meta = store.raw_db().open_tree("meta").unwrap();
+    let mut head = meta.get(b"head").unwrap().unwrap().to_vec();
+    head[8..40].copy_from_slice(&partner_ledger::event::parse_hex(&new_hash).unwrap());
+    meta.insert(b"head", head).unwrap();
+    drop((events, streams, meta));
+    drop(store);
+
+    let store = open(&path);
+    verify_clean(&store);
+    let deep = store.verify_deep(&mut |_, _| {}).unwrap();
+    let (seq, problem) = deep.first_bad.unwrap();
+    assert_eq!(seq, 2);
+    assert!(problem.contains("canonical"), "{problem}");
+}

@@ -9,6 +9,7 @@
 //! **Architecture invariant:** no rule of rules.md is known here; the store knows order,
 //! identity, durability and integrity, nothing about memberships.
 
+pub mod line;
 pub mod memory;
 pub mod sled_store;
 
@@ -100,6 +101,12 @@ pub trait Store {
 
     /// Checks the hash chain and every index against the events; names the first bad seq.
     fn verify(&self, progress: Progress<'_>) -> Result<VerifyReport, StoreError>;
+
+    /// [`Store::verify`], and also decodes every event and checks that its stored line is its
+    /// canonical encoding (slower; a store that already checks that in `verify` keeps this).
+    fn verify_deep(&self, progress: Progress<'_>) -> Result<VerifyReport, StoreError> {
+        self.verify(progress)
+    }
 }
 
 /// An append in progress. Events must continue the log: seq = previous + 1, version = the

@@ -19,7 +19,8 @@ use std::time::{Duration, Instant as Clock};
 use chrono::DateTime;
 use uuid::Uuid;
 
-use super::memory::{absorbed_other, check_continues, first_difference, hash_matches};
+use super::line::{hex_equals, LineView};
+use super::memory::{absorbed_other, check_continues, first_difference};
 use super::{AppendBatch, Head, Progress, Store, StoreError, VerifyReport};
 use crate::event::{Account, Hash, Instant, StoredEvent, ZERO_HASH};
 
@@ -1361,7 +1362,12 @@ impl Store for SledStore {
 
     fn verify(&self, progress: Progress<'_>) -> Result<VerifyReport, StoreError> {
         let _guard = self.writer.lock().unwrap_or_else(|p| p.into_inner());
-        Verifier::new(self)?.run(progress)
+        Verifier::new(self, false)?.run(progress)
+    }
+
+    fn verify_deep(&self, progress: Progress<'_>) -> Result<VerifyReport, StoreError> {
+        let _guard = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        Verifier::new(self, true)?.run(progress)
     }
 }
 
@@ -1613,38 +1619,54 @@ impl Drop for SledBatch<'_> {
 // ------------------------------------------------------------------------------------------------
 // Verifying
 
-/// One pass over every block in key order, checking the chain, then the indexes against what
-/// the events say. Keeps the lowest bad seq found.
+/// One pass over every block in key order, checking the chain over the stored bytes, then the
+/// indexes against what the events say; the stream copies are read and hashed on a second
+/// thread meanwhile. Keeps the lowest bad seq found.
 struct Verifier<'a> {
     store: &'a SledStore,
+    /// Also decode every event and check that its line is its canonical encoding.
+    deep: bool,
     head: Head,
     first_bad: Option<(u64, String)>,
     /// Next seq expected; scanning stops at the first break of the chain.
     next: u64,
     prev_hash: Hash,
-    max_recorded_at: Option<Instant>,
-    versions: HashMap<Account, u64>,
-    accounts: HashMap<Account, Vec<u64>>,
-    /// Per account, a digest of the lines its stream copy must hold, in order.
-    stream_digests: HashMap<Account, sha2::Sha256>,
+    /// Latest recorded_at seen, as stored (fixed-width RFC 3339, so text order is time order).
+    max_recorded_at: Vec<u8>,
+    /// Per account: its version so far, its list (as the index must hold it), and a digest of
+    /// the hashes of the lines its stream copy must hold, in order.
+    tallies: HashMap<Account, Tally>,
     /// The id-index entries the events call for, compared with the index in one pass at the
     /// end (one sorted merge instead of a sled lookup per event).
     ids: Vec<[u8; ID_ENTRY]>,
     broken: bool,
 }
 
+#[derive(Default)]
+struct Tally {
+    version: u64,
+    entries: Vec<u64>,
+    digest: sha2::Sha256,
+}
+
+/// What the stream-copy thread found: per account name, the digest of its copy's line
+/// hashes (None when a line of the copy is damaged), plus damaged keys.
+struct CopyDigests {
+    digests: Vec<(Vec<u8>, Option<[u8; 32]>)>,
+    damaged_keys: u64,
+}
+
 impl<'a> Verifier<'a> {
-    fn new(store: &'a SledStore) -> Result<Self, StoreError> {
+    fn new(store: &'a SledStore, deep: bool) -> Result<Self, StoreError> {
         let mut v = Verifier {
             store,
+            deep,
             head: Head::EMPTY,
             first_bad: None,
             next: 1,
             prev_hash: ZERO_HASH,
-            max_recorded_at: None,
-            versions: HashMap::new(),
-            accounts: HashMap::new(),
-            stream_digests: HashMap::new(),
+            max_recorded_at: Vec::new(),
+            tallies: HashMap::new(),
             ids: Vec::new(),
             broken: false,
         };
@@ -1668,6 +1690,32 @@ impl<'a> Verifier<'a> {
     }
 
     fn run(mut self, progress: Progress<'_>) -> Result<VerifyReport, StoreError> {
+        let store = self.store;
+        let copies = std::thread::scope(|scope| {
+            let copies = scope.spawn(|| digest_stream_copies(store));
+            let scanned = self.scan_log(progress);
+            let copies = copies
+                .join()
+                .unwrap_or_else(|_| Err(store.corrupt(1, "the stream-copy check failed")));
+            scanned.and(copies)
+        })?;
+        let checked = self.next - 1;
+        if !self.broken {
+            self.check_end();
+        }
+        if !self.broken {
+            self.check_streams(copies);
+        }
+        self.check_accounts()?;
+        self.check_ids(checked)?;
+        self.check_marker()?;
+        Ok(VerifyReport {
+            events: checked,
+            first_bad: self.first_bad,
+        })
+    }
+
+    fn scan_log(&mut self, progress: Progress<'_>) -> Result<(), StoreError> {
         for kv in self.store.events.iter() {
             let (key, value) = kv.map_err(|e| self.store.engine(e))?;
             self.check_block(&key, &value);
@@ -1676,21 +1724,8 @@ impl<'a> Verifier<'a> {
             }
             progress(self.next - 1, self.head.seq);
         }
-        let checked = self.next - 1;
-        if !self.broken {
-            self.check_end();
-        }
-        if !self.broken {
-            self.check_streams()?;
-        }
-        self.check_accounts()?;
-        self.check_ids(checked)?;
-        self.check_marker()?;
-        progress(checked, self.head.seq);
-        Ok(VerifyReport {
-            events: checked,
-            first_bad: self.first_bad,
-        })
+        progress(self.next - 1, self.head.seq);
+        Ok(())
     }
 
     fn check_block(&mut self, key: &[u8], value: &[u8]) {
@@ -1730,46 +1765,57 @@ impl<'a> Verifier<'a> {
                 format!("stored beyond the committed head {}", self.head.seq),
             );
         }
-        let event = match self.store.decode_line(seq, line) {
-            Ok(e) => e,
-            Err(StoreError::Corrupt { message, .. }) => return self.break_at(seq, message),
-            Err(e) => return self.break_at(seq, e.to_string()),
+        let Some(view) = LineView::parse(line) else {
+            return self.break_at(seq, "stored line does not have the stored form".into());
         };
-        if event.to_line().as_bytes() != line {
-            return self.break_at(seq, "stored line is not in canonical form".into());
+        if view.seq != seq {
+            return self.break_at(seq, format!("holds seq {} instead", view.seq));
         }
-        if event.prev_hash != self.prev_hash {
+        if !hex_equals(&self.prev_hash, view.prev_hash_hex) {
             return self.break_at(seq, "prev_hash does not link to the previous event".into());
         }
-        // The line is canonical (checked above), so it gives the hashed body directly.
-        let text = std::str::from_utf8(line).unwrap_or_default();
-        if !hash_matches(&event, Some(text)) {
+        // The hash covers the exact stored bytes (less the two hash members): a line that
+        // hashes to its stored hash is byte for byte the line that was sealed.
+        let hash = view.body_hash();
+        if !hex_equals(&hash, view.hash_hex) {
             return self.break_at(seq, "hash does not match the event's content".into());
         }
-        let version = self
-            .versions
-            .entry(event.event.account.clone())
-            .or_default();
-        *version += 1;
-        if event.version != *version {
-            let msg = format!("version {} where {} was expected", event.version, version);
+        if self.deep {
+            match self.store.decode_line(seq, line) {
+                Ok(event) if event.to_line().as_bytes() == line => {}
+                Ok(_) => return self.break_at(seq, "stored line is not in canonical form".into()),
+                Err(StoreError::Corrupt { message, .. }) => return self.break_at(seq, message),
+                Err(e) => return self.break_at(seq, e.to_string()),
+            }
+        }
+        let Some(id) = Uuid::try_parse_ascii(view.id).ok() else {
+            return self.break_at(seq, "id does not decode".into());
+        };
+        let Some(tally) = tally_of(&mut self.tallies, view.account) else {
+            return self.break_at(seq, "account name does not decode".into());
+        };
+        tally.version += 1;
+        if view.version != tally.version {
+            let msg = format!(
+                "version {} where {} was expected",
+                view.version, tally.version
+            );
             return self.break_at(seq, msg);
         }
-        self.prev_hash = event.hash;
-        self.max_recorded_at = self.max_recorded_at.max(Some(event.event.recorded_at));
-        self.check_id(&event);
-        let mut delta_accounts = std::mem::take(&mut self.accounts);
-        push_entry(&mut delta_accounts, &event.event.account, seq);
-        if let Some(absorbed) = absorbed_other(&event) {
-            push_entry(&mut delta_accounts, absorbed, seq | MERGE_FLAG);
-            digest_line(&mut self.stream_digests, absorbed, line);
+        tally.entries.push(seq);
+        sha2::Digest::update(&mut tally.digest, hash);
+        if let Some(absorbed) = view.absorbed().filter(|a| *a != view.account) {
+            let Some(other) = tally_of(&mut self.tallies, absorbed) else {
+                return self.break_at(seq, "absorbed account name does not decode".into());
+            };
+            other.entries.push(seq | MERGE_FLAG);
+            sha2::Digest::update(&mut other.digest, hash);
         }
-        digest_line(&mut self.stream_digests, &event.event.account, line);
-        self.accounts = delta_accounts;
-    }
-
-    fn check_id(&mut self, event: &StoredEvent) {
-        self.ids.push(id_entry(&event.event.id, event.seq));
+        self.prev_hash = hash;
+        if view.recorded_at > self.max_recorded_at.as_slice() {
+            self.max_recorded_at = view.recorded_at.to_vec();
+        }
+        self.ids.push(id_entry(&id, seq));
     }
 
     fn check_end(&mut self) {
@@ -1786,7 +1832,11 @@ impl<'a> Verifier<'a> {
                 "head marker's hash is not the last event's".into(),
             );
         }
-        if self.max_recorded_at != self.head.recorded_at {
+        let latest = std::str::from_utf8(&self.max_recorded_at)
+            .ok()
+            .filter(|t| !t.is_empty())
+            .and_then(|t| crate::event::parse_instant(t).ok());
+        if latest != self.head.recorded_at {
             self.bad(
                 last.max(1),
                 "head marker's recorded_at is not the latest".into(),
@@ -1794,86 +1844,56 @@ impl<'a> Verifier<'a> {
         }
     }
 
+    /// The first seq of an account's list (where a problem with its copies is reported).
+    fn first_seq_of(&self, account: Option<&Account>) -> u64 {
+        account
+            .and_then(|a| self.tallies.get(a))
+            .and_then(|t| t.entries.first())
+            .map_or(1, |e| e & !MERGE_FLAG)
+    }
+
     /// Every account's stream copy holds exactly its lines of the log, in order (compared by
-    /// digest); a damaged copy is reported at that account's first seq.
-    fn check_streams(&mut self) -> Result<(), StoreError> {
+    /// a digest of the lines' hashes, each line of a copy hashing to its own); a damaged copy
+    /// is reported at that account's first seq.
+    fn check_streams(&mut self, copies: CopyDigests) {
         use sha2::Digest;
-        let mut expected = std::mem::take(&mut self.stream_digests);
-        let mut current: Option<(Vec<u8>, sha2::Sha256)> = None;
-        let mut finished: Vec<(Vec<u8>, [u8; 32])> = Vec::new();
-        for kv in self.store.streams.iter() {
-            let (key, value) = kv.map_err(|e| self.store.engine(e))?;
-            let Some(split) = key.iter().position(|&b| b == 0) else {
-                self.bad(1, "a stream key is damaged".into());
-                continue;
-            };
-            let name = key[..split].to_vec();
-            if current.as_ref().is_none_or(|(n, _)| *n != name) {
-                if let Some((n, h)) = current.take() {
-                    finished.push((n, h.finalize().into()));
-                }
-                current = Some((name.clone(), sha2::Sha256::new()));
-            }
-            let block = value
-                .get(8..)
-                .ok_or_else(|| "short".to_string())
-                .and_then(Block::decode);
-            match (block, current.as_mut()) {
-                (Ok(block), Some((_, h))) => {
-                    for i in 0..block.len() {
-                        h.update(block.line(i).unwrap_or_default());
-                        h.update(b"\n");
-                    }
-                }
-                _ => self.bad(
-                    1,
-                    format!(
-                        "stream of {} does not decode",
-                        String::from_utf8_lossy(&name)
-                    ),
-                ),
-            }
+        if copies.damaged_keys > 0 {
+            self.bad(1, "a stream key is damaged".into());
         }
-        if let Some((n, h)) = current.take() {
-            finished.push((n, h.finalize().into()));
-        }
-        for (name, digest) in finished {
-            let account = Account::parse(&String::from_utf8_lossy(&name)).ok();
-            let want = account
-                .as_ref()
-                .and_then(|a| expected.remove(a))
-                .map(|h| <[u8; 32]>::from(h.finalize()));
-            if want != Some(digest) {
-                let first = account
-                    .as_ref()
-                    .and_then(|a| self.accounts.get(a))
-                    .and_then(|l| l.first())
-                    .map_or(1, |e| e & !MERGE_FLAG);
-                self.bad(
-                    first,
-                    format!(
-                        "stream copy of {} does not match the log",
-                        String::from_utf8_lossy(&name)
-                    ),
-                );
+        let mut expected: HashMap<Account, [u8; 32]> = self
+            .tallies
+            .iter()
+            .map(|(a, t)| (a.clone(), t.digest.clone().finalize().into()))
+            .collect();
+        for (name, digest) in copies.digests {
+            let name = String::from_utf8_lossy(&name).to_string();
+            let account = Account::parse(&name).ok();
+            let want = account.as_ref().and_then(|a| expected.remove(a));
+            if digest.is_none() || want != digest {
+                let first = self.first_seq_of(account.as_ref());
+                let what = if digest.is_none() {
+                    "does not decode"
+                } else {
+                    "does not match the log"
+                };
+                self.bad(first, format!("stream copy of {name} {what}"));
             }
         }
         for (account, _) in expected {
-            let first = self
-                .accounts
-                .get(&account)
-                .and_then(|l| l.first())
-                .map_or(1, |e| e & !MERGE_FLAG);
+            let first = self.first_seq_of(Some(&account));
             self.bad(first, format!("stream copy of {account} is missing"));
         }
-        Ok(())
     }
 
     /// Every stored account list equals the rebuilt one, below the first chain break.
     fn check_accounts(&mut self) -> Result<(), StoreError> {
         let limit = if self.broken { self.next } else { u64::MAX };
         let below = |list: &mut Vec<u64>| list.retain(|e| e & !MERGE_FLAG < limit);
-        let mut expected = std::mem::take(&mut self.accounts);
+        let mut expected: HashMap<Account, Vec<u64>> = self
+            .tallies
+            .iter_mut()
+            .map(|(a, t)| (a.clone(), std::mem::take(&mut t.entries)))
+            .collect();
         for kv in self.store.index.scan_prefix([ACCOUNT_PREFIX]) {
             let (key, value) = kv.map_err(|e| self.store.engine(e))?;
             let name = String::from_utf8_lossy(&key[1..]).to_string();
@@ -1990,20 +2010,64 @@ impl<'a> Verifier<'a> {
     }
 }
 
-fn digest_line(map: &mut HashMap<Account, sha2::Sha256>, account: &Account, line: &[u8]) {
-    use sha2::Digest;
-    let h = map.entry(account.clone()).or_default();
-    h.update(line);
-    h.update(b"\n");
+/// The tally of an account named in a line, created on first sight (None: not a valid name).
+fn tally_of<'m>(map: &'m mut HashMap<Account, Tally>, name: &str) -> Option<&'m mut Tally> {
+    if !map.contains_key(name) {
+        map.insert(Account::parse(name).ok()?, Tally::default());
+    }
+    map.get_mut(name)
 }
 
-fn push_entry(map: &mut HashMap<Account, Vec<u64>>, account: &Account, entry: u64) {
-    match map.get_mut(account) {
-        Some(list) => list.push(entry),
-        None => {
-            map.insert(account.clone(), vec![entry]);
+/// Reads every stream copy, checks that each of its lines hashes to its own stored hash, and
+/// digests the hashes per account (compared with the log's by `check_streams`).
+fn digest_stream_copies(store: &SledStore) -> Result<CopyDigests, StoreError> {
+    use sha2::Digest;
+    let mut out = CopyDigests {
+        digests: Vec::new(),
+        damaged_keys: 0,
+    };
+    let mut current: Option<(Vec<u8>, Option<sha2::Sha256>)> = None;
+    let finish = |current: Option<(Vec<u8>, Option<sha2::Sha256>)>, out: &mut CopyDigests| {
+        if let Some((name, digest)) = current {
+            out.digests
+                .push((name, digest.map(|d| <[u8; 32]>::from(d.finalize()))));
+        }
+    };
+    for kv in store.streams.iter() {
+        let (key, value) = kv.map_err(|e| store.engine(e))?;
+        let Some(split) = key.iter().position(|&b| b == 0) else {
+            out.damaged_keys += 1;
+            continue;
+        };
+        let name = &key[..split];
+        if current.as_ref().is_none_or(|(n, _)| n.as_slice() != name) {
+            finish(current.take(), &mut out);
+            current = Some((name.to_vec(), Some(sha2::Sha256::new())));
+        }
+        let Some((_, digest)) = current.as_mut() else {
+            continue;
+        };
+        let block = value
+            .get(8..)
+            .ok_or_else(|| "short".to_string())
+            .and_then(Block::decode);
+        let Ok(block) = block else {
+            *digest = None;
+            continue;
+        };
+        for i in 0..block.len() {
+            let view = block.line(i).and_then(LineView::parse);
+            let hash = view.as_ref().map(LineView::body_hash);
+            match (view, hash, digest.as_mut()) {
+                (Some(view), Some(hash), Some(d)) if hex_equals(&hash, view.hash_hex) => {
+                    d.update(hash)
+                }
+                _ => *digest = None,
+            }
         }
     }
+    finish(current.take(), &mut out);
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -1,0 +1,272 @@
+//! Reading a stored line's envelope without decoding its event.
+//!
+//! A stored line is canonical JSON with its members in a fixed order:
+//!
+//! ```text
+//! {"account":"A","data":{…},"date":"D","hash":"H","id":"I","prev_hash":"P","recorded_at":"R","seq":S,"type":"T","version":V}
+//! ```
+//!
+//! Everything after `data` has a fixed shape without escapes, so it is read backwards from the
+//! end of the line, and the account (which needs no escaping) forwards from the start; `data`
+//! is what lies between. [`LineView::body_hash`] hashes the exact stored bytes less the two
+//! hash members — the body the chain covers — so a line whose recomputed hash matches its
+//! stored hash is byte for byte the line that was sealed. This is what makes `verify` fast: it
+//! checks the chain over the stored bytes instead of decoding and re-encoding every event
+//! (`verify --deep` still does that too).
+
+use std::ops::Range;
+
+use sha2::{Digest, Sha256};
+
+use crate::event::Hash;
+
+/// The envelope of a stored line, borrowed from it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineView<'a> {
+    line: &'a [u8],
+    pub account: &'a str,
+    pub data: &'a [u8],
+    /// The stored hashes as they are written: 64 hex digits (compared as text, never parsed).
+    pub hash_hex: &'a [u8],
+    pub prev_hash_hex: &'a [u8],
+    pub id: &'a [u8],
+    pub recorded_at: &'a [u8],
+    pub seq: u64,
+    pub event_type: &'a [u8],
+    pub version: u64,
+    /// `,"hash":"…"` and `,"prev_hash":"…"` within the line.
+    hash_member: Range<usize>,
+    prev_member: Range<usize>,
+}
+
+/// Reads backwards from `end`.
+struct Back<'a> {
+    line: &'a [u8],
+    end: usize,
+}
+
+impl<'a> Back<'a> {
+    fn expect(&mut self, literal: &[u8]) -> Option<()> {
+        let start = self.end.checked_sub(literal.len())?;
+        (self.line.get(start..self.end)? == literal).then(|| self.end = start)
+    }
+
+    /// The run of bytes satisfying `ok` that ends here (at least one).
+    fn take_while(&mut self, ok: impl Fn(u8) -> bool) -> Option<&'a [u8]> {
+        let end = self.end;
+        let mut start = end;
+        while start > 0 && ok(*self.line.get(start - 1)?) {
+            start -= 1;
+        }
+        (start < end).then(|| {
+            self.end = start;
+            &self.line[start..end]
+        })
+    }
+
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        let start = self.end.checked_sub(n)?;
+        let out = self.line.get(start..self.end)?;
+        self.end = start;
+        Some(out)
+    }
+
+    /// `,"key":"VALUE"` whose value is `n` bytes (no escapes), returning the value.
+    fn string(&mut self, key: &[u8], n: usize) -> Option<&'a [u8]> {
+        self.expect(b"\"")?;
+        let value = self.take(n)?;
+        self.expect(key)?;
+        Some(value)
+    }
+}
+
+fn number(digits: &[u8]) -> Option<u64> {
+    if digits.len() > 1 && digits[0] == b'0' {
+        return None; // not canonical
+    }
+    std::str::from_utf8(digits).ok()?.parse().ok()
+}
+
+impl<'a> LineView<'a> {
+    /// The envelope, or None when the line does not have the stored form.
+    pub fn parse(line: &'a [u8]) -> Option<LineView<'a>> {
+        let rest = line.strip_prefix(b"{\"account\":\"")?;
+        let name_len = rest.iter().position(|&b| b == b'"')?;
+        let account = std::str::from_utf8(&rest[..name_len]).ok()?;
+        let data_start = 12 + name_len + b"\",\"data\":".len();
+        if line.get(12 + name_len..data_start)? != b"\",\"data\":" {
+            return None;
+        }
+
+        let mut b = Back {
+            line,
+            end: line.len(),
+        };
+        b.expect(b"}")?;
+        let version = number(b.take_while(|c| c.is_ascii_digit())?)?;
+        b.expect(b",\"version\":")?;
+        b.expect(b"\"")?;
+        let event_type = b.take_while(|c| c.is_ascii_lowercase() || c == b'_')?;
+        b.expect(b",\"type\":\"")?;
+        let seq = number(b.take_while(|c| c.is_ascii_digit())?)?;
+        b.expect(b",\"seq\":")?;
+        b.expect(b"\"")?;
+        let recorded_at = b.take_while(|c| c != b'"')?;
+        b.expect(b",\"recorded_at\":\"")?;
+        let prev_end = b.end;
+        let prev_hash = b.string(b",\"prev_hash\":\"", 64)?;
+        let prev_member = b.end..prev_end;
+        let id = b.string(b",\"id\":\"", 36)?;
+        let hash_end = b.end;
+        let hash = b.string(b",\"hash\":\"", 64)?;
+        let hash_member = b.end..hash_end;
+        b.string(b",\"date\":\"", 10)?;
+        let data = line.get(data_start..b.end)?;
+        if data.first() != Some(&b'{') || data.last() != Some(&b'}') {
+            return None;
+        }
+        Some(LineView {
+            line,
+            account,
+            data,
+            hash_hex: hash,
+            prev_hash_hex: prev_hash,
+            id,
+            recorded_at,
+            seq,
+            event_type,
+            version,
+            hash_member,
+            prev_member,
+        })
+    }
+
+    /// SHA-256(hex(prev_hash) ‖ the line without its two hash members): the hash the line
+    /// must carry (`event::chain_hash` over the canonical body, computed on the stored bytes).
+    pub fn body_hash(&self) -> Hash {
+        let mut h = Sha256::new();
+        h.update(self.prev_hash_hex);
+        h.update(&self.line[..self.hash_member.start]);
+        h.update(&self.line[self.hash_member.end..self.prev_member.start]);
+        h.update(&self.line[self.prev_member.end..]);
+        h.finalize().into()
+    }
+
+    /// Whether the stored hash is the hash of the stored bytes (see [`LineView::body_hash`]).
+    pub fn hash_holds(&self) -> bool {
+        hex_equals(&self.body_hash(), self.hash_hex)
+    }
+
+    /// The account an `accounts_merged` line absorbed (its data is `{"absorbed":"NAME"}`).
+    pub fn absorbed(&self) -> Option<&'a str> {
+        if self.event_type != b"accounts_merged" {
+            return None;
+        }
+        let name = self
+            .data
+            .strip_prefix(b"{\"absorbed\":\"")?
+            .strip_suffix(b"\"}")?;
+        std::str::from_utf8(name).ok()
+    }
+}
+
+/// Whether `hex` is the lower-case hex form of `hash`.
+pub fn hex_equals(hash: &Hash, hex: &[u8]) -> bool {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    hex.len() == 64
+        && hash.iter().zip(hex.chunks_exact(2)).all(|(b, pair)| {
+            pair[0] == DIGITS[usize::from(b >> 4)] && pair[1] == DIGITS[usize::from(b & 15)]
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::Catalog;
+    use crate::event::{Event, InputEvent, StoredEvent, ZERO_HASH};
+
+    fn event(line: &str) -> Event {
+        let input = InputEvent::parse_line(line).unwrap();
+        Event {
+            id: input.id.unwrap(),
+            account: input.account,
+            date: input.date,
+            recorded_at: input.recorded_at.unwrap(),
+            body: input.body,
+        }
+    }
+
+    #[test]
+    fn every_generated_line_reads_back_and_hashes_like_the_chain() {
+        let mut prev = ZERO_HASH;
+        let mut versions = std::collections::HashMap::new();
+        let mut types = std::collections::BTreeSet::new();
+        let mut out = Vec::new();
+        crate::gen::write_ledger(&mut out, 400, 3, 2, &Catalog::default_catalog()).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        for (i, input) in text.lines().enumerate() {
+            let event = event(input);
+            let v = versions.entry(event.account.clone()).or_insert(0u64);
+            *v += 1;
+            let stored = StoredEvent::seal(i as u64 + 1, *v, event, prev);
+            prev = stored.hash;
+            let line = stored.to_line();
+            let view = LineView::parse(line.as_bytes()).expect(&line);
+            assert_eq!(view.account, stored.event.account.as_str());
+            assert_eq!(view.seq, stored.seq);
+            assert_eq!(view.version, stored.version);
+            assert!(hex_equals(&stored.hash, view.hash_hex));
+            assert!(hex_equals(&stored.prev_hash, view.prev_hash_hex));
+            assert_eq!(view.id, stored.event.id.to_string().as_bytes());
+            assert_eq!(
+                view.event_type,
+                stored.event.event_type().as_str().as_bytes()
+            );
+            assert_eq!(view.body_hash(), stored.expected_hash());
+            assert!(view.hash_holds());
+            let absorbed = match &stored.event.body {
+                crate::event::Body::AccountsMerged(m) => Some(m.absorbed.as_str()),
+                _ => None,
+            };
+            assert_eq!(view.absorbed(), absorbed);
+            types.insert(view.event_type.to_vec());
+        }
+        assert_eq!(types.len(), 15, "every event type is covered: {types:?}");
+    }
+
+    #[test]
+    fn a_changed_byte_changes_the_body_hash_or_the_shape() {
+        let stored = StoredEvent::seal(
+            7,
+            1,
+            event(
+                r#"{"id":"7f3c2a9e-5b1d-4c6e-9a8f-0b1c2d3e4f50","account":"contoso","type":"membership_purchased","date":"2021-09-01","recorded_at":"2021-09-01T10:00:00Z","data":{"offer":"action_pack","fee":{"amount":"515.00","currency":"USD"}}}"#,
+            ),
+            ZERO_HASH,
+        );
+        let line = stored.to_line().into_bytes();
+        for at in 0..line.len() {
+            let mut bad = line.clone();
+            bad[at] ^= 0x01;
+            if let Some(view) = LineView::parse(&bad) {
+                assert!(
+                    !view.hash_holds() || !hex_equals(&stored.hash, view.hash_hex),
+                    "flipping byte {at} went unnoticed"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn malformed_lines_are_refused_not_panicked_on() {
+        for bad in [
+            &b""[..],
+            b"{",
+            b"{\"account\":\"",
+            b"{\"account\":\"a\",\"data\":}",
+            b"{\"account\":\"a\",\"data\":{},\"seq\":01,\"type\":\"x\",\"version\":1}",
+        ] {
+            assert!(LineView::parse(bad).is_none());
+        }
+    }
+}
