@@ -158,6 +158,37 @@ pub fn truncate_to_micros(t: Instant) -> Instant {
     t.with_nanosecond(micros).unwrap_or(t)
 }
 
+/// An instant in the exact shape `format_instant` writes (`YYYY-MM-DDTHH:MM:SS.ffffffZ`), read
+/// by position; None for any other shape (callers then use [`parse_instant`]).
+fn parse_stored_instant(b: &[u8]) -> Option<Instant> {
+    let b: &[u8; 27] = b.try_into().ok()?;
+    let shape = [
+        (4, b'-'),
+        (7, b'-'),
+        (10, b'T'),
+        (13, b':'),
+        (16, b':'),
+        (19, b'.'),
+        (26, b'Z'),
+    ];
+    if shape.iter().any(|&(i, c)| b[i] != c) {
+        return None;
+    }
+    let num = |from: usize, to: usize| -> Option<u32> {
+        b[from..to].iter().try_fold(0u32, |n, &c| {
+            c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0'))
+        })
+    };
+    let date = chrono::NaiveDate::from_ymd_opt(num(0, 4)? as i32, num(5, 7)?, num(8, 10)?)?;
+    let time = chrono::NaiveTime::from_hms_micro_opt(
+        num(11, 13)?,
+        num(14, 16)?,
+        num(17, 19)?,
+        num(20, 26)?,
+    )?;
+    (date.year() >= MIN_DATE.0).then(|| date.and_time(time).and_utc())
+}
+
 /// The stored form of an instant: UTC, always six fraction digits.
 pub fn format_instant(t: Instant) -> String {
     t.to_rfc3339_opts(SecondsFormat::Micros, true)
@@ -835,17 +866,17 @@ pub fn hex(h: &Hash) -> String {
 }
 
 pub fn parse_hex(s: &str) -> Option<Hash> {
-    if s.len() != 64 {
-        return None;
-    }
-    let mut h = [0u8; 32];
-    for (i, chunk) in s.as_bytes().chunks(2).enumerate() {
-        let digit = |c: u8| match c {
+    fn digit(c: u8) -> Option<u8> {
+        match c {
             b'0'..=b'9' => Some(c - b'0'),
             b'a'..=b'f' => Some(c - b'a' + 10),
             _ => None,
-        };
-        h[i] = digit(chunk[0])? << 4 | digit(chunk[1])?;
+        }
+    }
+    let bytes: &[u8; 64] = s.as_bytes().try_into().ok()?;
+    let mut h = [0u8; 32];
+    for (out, pair) in h.iter_mut().zip(bytes.chunks_exact(2)) {
+        *out = digit(pair[0])? << 4 | digit(pair[1])?;
     }
     Some(h)
 }
@@ -893,6 +924,14 @@ impl StoredEvent {
 
     /// Reads a stored line back. Exact: the line must be the canonical form of what it holds.
     pub fn from_line(line: &str) -> Result<StoredEvent, ParseError> {
+        match StoredEvent::from_canonical_line(line) {
+            Some(event) => Ok(event),
+            None => StoredEvent::from_any_line(line),
+        }
+    }
+
+    /// [`StoredEvent::from_line`] through the full parser (any member order, explained errors).
+    fn from_any_line(line: &str) -> Result<StoredEvent, ParseError> {
         let input = InputEvent::parse_line(line)?;
         let stored = input.stored.clone().unwrap_or_default();
         let (Some(seq), Some(version), Some(prev), Some(hash), Some(id), Some(recorded_at)) = (
@@ -918,6 +957,32 @@ impl StoredEvent {
             event,
             prev_hash: prev,
             hash,
+        })
+    }
+
+    /// The fast path of [`StoredEvent::from_line`] for a line in the canonical stored shape
+    /// (every line a store writes): the envelope is read by position (`line::LineView`) and
+    /// only `data` goes through serde. None for anything else, which the full parser then
+    /// reads (and explains, if it is wrong); both give the same event for a canonical line.
+    fn from_canonical_line(line: &str) -> Option<StoredEvent> {
+        fn text(b: &[u8]) -> Option<&str> {
+            std::str::from_utf8(b).ok()
+        }
+        let view = crate::line::LineView::parse(line.as_bytes())?;
+        let kind = EventType::parse(text(view.event_type)?)?;
+        let event = Event {
+            id: Uuid::try_parse_ascii(view.id).ok()?,
+            account: Account::parse(view.account).ok()?,
+            date: parse_date(text(view.date)?).ok()?,
+            recorded_at: parse_stored_instant(view.recorded_at)?,
+            body: Body::parse(kind, text(view.data)?).ok()?,
+        };
+        Some(StoredEvent {
+            seq: view.seq,
+            version: view.version,
+            event,
+            prev_hash: parse_hex(text(view.prev_hash_hex)?)?,
+            hash: parse_hex(text(view.hash_hex)?)?,
         })
     }
 }
@@ -992,6 +1057,53 @@ pub fn chain_hash(prev: &Hash, canonical: &str) -> Hash {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_fast_stored_line_reader_agrees_with_the_full_parser() {
+        let mut out = Vec::new();
+        let catalog = crate::domain::Catalog::default_catalog();
+        crate::gen::write_ledger(&mut out, 300, 5, 2, &catalog).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let mut prev = ZERO_HASH;
+        for (i, input) in text.lines().enumerate() {
+            let p = InputEvent::parse_line(input).unwrap();
+            let event = Event {
+                id: p.id.unwrap(),
+                account: p.account,
+                date: p.date,
+                recorded_at: p.recorded_at.unwrap(),
+                body: p.body,
+            };
+            let stored = StoredEvent::seal(i as u64 + 1, 1, event, prev);
+            prev = stored.hash;
+            let line = stored.to_line();
+            let fast = StoredEvent::from_canonical_line(&line)
+                .expect("canonical lines take the fast path");
+            assert_eq!(fast, StoredEvent::from_any_line(&line).unwrap());
+            assert_eq!(fast, stored);
+        }
+    }
+
+    #[test]
+    fn stored_instants_read_by_position_agree_with_rfc3339() {
+        for s in [
+            "2024-02-29T12:00:00.000001Z",
+            "1900-01-01T00:00:00.000000Z",
+            "9999-12-31T23:59:59.999999Z",
+            "1899-12-31T23:59:59.999999Z",
+            "2023-02-29T12:00:00.000000Z",
+            "2016-12-31T23:59:60.000000Z",
+            "2024-13-01T00:00:00.000000Z",
+            "2024-01-01T24:00:00.000000Z",
+            "2024-01-01T00:00:00.00000aZ",
+        ] {
+            assert_eq!(
+                parse_stored_instant(s.as_bytes()),
+                parse_instant(s).ok(),
+                "{s}"
+            );
+        }
+    }
 
     fn line(body: &str) -> String {
         format!(

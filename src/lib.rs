@@ -2,6 +2,7 @@
 //! their benefits.
 //!
 //! - [`event`]: the contract's event model, strict parsing, the stored form and hash chain.
+//! - [`line`]: reading a stored line's envelope without decoding it (verify, fast reads).
 //! - [`domain`]: the pure core: calendar, catalog, the rules R1–R30 and the fold into state.
 //! - [`store`]: where sealed events live (sled on disk, or memory).
 //! - [`ledger`]: the append pipeline (identity, idempotency, concurrency, validation, sealing)
@@ -15,6 +16,7 @@ pub mod event;
 pub mod gen;
 pub mod input;
 pub mod ledger;
+pub mod line;
 pub mod queries;
 pub mod render;
 pub mod report;

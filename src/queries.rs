@@ -771,10 +771,15 @@ pub fn upcoming(ledger: &Ledger<'_>, as_of: Date, within: u32, json: bool) -> Re
     }
     let until = add_days(as_of, i64::from(within));
     let mut all = Vec::new();
-    crate::report::for_each_state(ledger, as_of, &mut |state| {
-        all.extend(deadlines(state, as_of, until));
-        true
-    })?;
+    crate::report::for_each_state(
+        ledger,
+        as_of,
+        &|state| deadlines(state, as_of, until),
+        &mut |found| {
+            all.extend(found);
+            true
+        },
+    )?;
     all.sort();
     if json {
         let text = serde_json::to_string_pretty(&all).map_err(|e| Exit {

@@ -1,137 +1,111 @@
 //! `report --as-of D`: one row per account (all accounts, sorted by name) with each line's
 //! current offer, status and anniversary and counts of what the account holds.
 //!
-//! It streams: the log is read once in seq order, accounts' states are folded as their events
-//! pass ([`for_each_state`], at most [`MAX_STATES_PER_PASS`] states at a time), and each row is
-//! written as soon as it is known (CSV and JSON), so memory stays bounded whatever the ledger's
-//! size. Counts are taken from the folded state directly, with the same
+//! It streams: accounts are read in name order from their per-account copies, each folded
+//! exactly as `state` folds it ([`for_each_state`], on two threads, one state per thread at a
+//! time), and each row is written as soon as it is known (CSV and JSON), so memory stays
+//! bounded whatever the ledger's size. Counts are taken from the folded state directly, with the same
 //! status rules as the projection (`domain::view`), without building the whole projection.
 
 use std::io::{self, BufWriter, Write};
 
 use serde::Serialize;
 
-use std::collections::HashMap;
-
 use crate::cli::{Exit, ReportFormat};
-use crate::domain::state::{
-    Context, Mode, ProductKey, State, StreamMap, Subscription, TermStatus, Token,
-};
+use crate::domain::state::{ProductKey, State, StreamMap, Subscription, TermStatus, Token};
 use crate::domain::view;
 use crate::event::{format_date, Account, Body, Date, Line};
-use crate::ledger::Ledger;
-
-/// Most account states held at once; a ledger with more accounts is folded in several passes
-/// over the log, each for one range of account names.
-pub const MAX_STATES_PER_PASS: usize = 100_000;
+use crate::ledger::{fold_from_raw, Ledger, LedgerError};
 
 /// Folds every account with events of its own (sorted by name) from the events dated on or
-/// before `as_of`, and hands each state to `visit` in name order; `visit` returns false to stop.
+/// before `as_of`, maps each state with `map`, and hands the results to `visit` in name order;
+/// `visit` returns false to stop.
 ///
-/// Reading the log once in seq order is far cheaper than reading each account's events
-/// (scattered over the log) one account at a time, so states are folded incrementally during
-/// one scan. That gives the same state as the full fold of `Ledger::folded` exactly when the
-/// account's events (dated on or before `as_of`) arrive in fold order (R2: date, then seq) and
-/// nothing else reshapes its stream; accounts with a back-dated event, a void (R28) or a merge
-/// (R26) are folded again in full after the scan.
-pub fn for_each_state(
+/// Accounts are read one at a time in name order ([`crate::store::Store::for_each_account_events`]:
+/// for the sled store, one sequential pass over the per-account copies) and each is folded
+/// exactly as [`Ledger::folded`] folds it. The second half of the accounts is folded on a
+/// second thread meanwhile; one state per thread is held at a time, plus the second half's
+/// mapped results until the first half is done.
+pub fn for_each_state<T: Send>(
     ledger: &Ledger<'_>,
     as_of: Date,
-    visit: &mut dyn FnMut(&State) -> bool,
+    map: &(dyn Fn(&State) -> T + Sync),
+    visit: &mut dyn FnMut(T) -> bool,
 ) -> Result<(), Exit> {
     let accounts = ledger.store().accounts()?;
-    for chunk in accounts.chunks(MAX_STATES_PER_PASS) {
-        let mut states = fold_range(ledger, chunk, as_of)?;
-        for account in chunk {
-            let state = states
-                .remove(account)
-                .unwrap_or_else(|| State::new(account.clone()));
-            if !visit(&state) {
-                return Ok(());
+    let half = if accounts.len() >= PARALLEL_FROM_ACCOUNTS {
+        accounts.len() / 2
+    } else {
+        accounts.len()
+    };
+    let (first, second) = accounts.split_at(half);
+    std::thread::scope(|scope| {
+        let later = scope.spawn(|| {
+            let mut out = Vec::with_capacity(second.len());
+            fold_each(ledger, second, as_of, &mut |state| {
+                out.push(map(&state));
+                true
+            })
+            .map(|()| out)
+        });
+        let mut stopped = false;
+        let now = fold_each(ledger, first, as_of, &mut |state| {
+            stopped = !visit(map(&state));
+            !stopped
+        });
+        let later = later.join().unwrap_or_else(|_| {
+            Err(Exit {
+                code: crate::cli::EXIT_REJECTED,
+                message: Some("folding the second half of the accounts failed".into()),
+            })
+        });
+        now?;
+        if stopped {
+            return Ok(());
+        }
+        for t in later? {
+            if !visit(t) {
+                break;
             }
         }
-    }
-    Ok(())
+        Ok(())
+    })
 }
 
-/// An account's state while the log is scanned.
-struct Slot {
-    state: State,
-    /// Date and seq of the last event applied (fold order).
-    last: Option<(Date, u64)>,
-    /// The incremental fold cannot be trusted: fold the account again in full.
-    refold: bool,
-}
+/// Below this many accounts the report folds on one thread.
+const PARALLEL_FROM_ACCOUNTS: usize = 32;
 
-impl Slot {
-    fn new(account: &Account) -> Slot {
-        Slot {
-            state: State::new(account.clone()),
-            last: None,
-            refold: false,
-        }
-    }
-}
-
-/// The states on `as_of` of the accounts of `chunk` (sorted names), from one scan of the log.
-fn fold_range(
+/// Folds each of `accounts` as [`Ledger::folded`] does, from the events the store hands over:
+/// an account's own stream is its whole history unless it absorbed others (R26), and only
+/// then is its merge closure read.
+fn fold_each(
     ledger: &Ledger<'_>,
-    chunk: &[Account],
+    accounts: &[Account],
     as_of: Date,
-) -> Result<HashMap<Account, State>, Exit> {
-    let (Some(lo), Some(hi)) = (chunk.first(), chunk.last()) else {
-        return Ok(HashMap::new());
-    };
-    let in_range = |a: &Account| lo <= a && a <= hi;
-    let no_streams = StreamMap::new();
-    let ctx = Context::new(&no_streams, ledger.catalog(), Mode::Project);
-    let mut slots: HashMap<Account, Slot> = HashMap::with_capacity(chunk.len());
-    let mark = |slots: &mut HashMap<Account, Slot>, a: &Account| {
-        if in_range(a) {
-            slots
-                .entry(a.clone())
-                .or_insert_with(|| Slot::new(a))
-                .refold = true;
-        }
-    };
-    ledger.store().scan(1, &mut |e| {
-        let account = &e.event.account;
-        match &e.event.body {
-            Body::AccountsMerged(m) => {
-                mark(&mut slots, account);
-                mark(&mut slots, &m.absorbed);
-            }
-            Body::EventVoided(_) => mark(&mut slots, account),
-            _ if in_range(account) && e.event.date <= as_of => {
-                let slot = match slots.get_mut(account) {
-                    Some(slot) => slot,
-                    None => slots
-                        .entry(account.clone())
-                        .or_insert_with(|| Slot::new(account)),
-                };
-                let position = (e.event.date, e.seq);
-                if slot.refold || slot.last.is_some_and(|last| position < last) {
-                    slot.refold = true; // R2: a back-dated event changes what follows it
-                } else if slot.state.apply_or_skip(&e, &ctx).is_err() {
-                    slot.refold = true;
-                } else {
-                    slot.last = Some(position);
+    each: &mut dyn FnMut(State) -> bool,
+) -> Result<(), Exit> {
+    let mut failed: Option<LedgerError> = None;
+    ledger
+        .store()
+        .for_each_account_events(accounts, &mut |account, events| {
+            let absorbed_others = events.iter().any(|e| {
+                e.event.account == *account && matches!(e.event.body, Body::AccountsMerged(_))
+            });
+            let state = if absorbed_others {
+                match ledger.folded(account, Some(as_of), None) {
+                    Ok(state) => state,
+                    Err(e) => {
+                        failed = Some(e);
+                        return Ok(false);
+                    }
                 }
-            }
-            _ => {}
-        }
-        true
-    })?;
-    let mut states = HashMap::with_capacity(slots.len());
-    for (account, slot) in slots {
-        let state = if slot.refold {
-            ledger.folded(&account, Some(as_of), None)?
-        } else {
-            slot.state
-        };
-        states.insert(account, state);
-    }
-    Ok(states)
+            } else {
+                let raw = StreamMap::from([(account.clone(), events)]);
+                fold_from_raw(&raw, account, ledger.catalog(), Some(as_of), None)
+            };
+            Ok(each(state))
+        })?;
+    failed.map_or(Ok(()), |e| Err(e.into()))
 }
 
 /// One row of the report.
@@ -334,7 +308,8 @@ fn each_row(
     for_each_state(
         ledger,
         as_of,
-        &mut |state| match write_row(&row(state, as_of)) {
+        &|state| row(state, as_of),
+        &mut |r| match write_row(&r) {
             Ok(()) => true,
             Err(e) => {
                 failed = Some(e);
@@ -377,8 +352,7 @@ fn write_json(ledger: &Ledger<'_>, as_of: Date, out: &mut dyn Write) -> Result<(
 /// The table aligns columns, so it needs every row first: it is for people, at human scale.
 fn write_table(ledger: &Ledger<'_>, as_of: Date, out: &mut dyn Write) -> Result<(), Exit> {
     let mut rows = Vec::new();
-    for_each_state(ledger, as_of, &mut |state| {
-        let r = row(state, as_of);
+    for_each_state(ledger, as_of, &|state| row(state, as_of), &mut |r| {
         let line = |offer: &Option<String>,
                     status: &Option<String>,
                     anniversary: &Option<String>| match offer {

@@ -744,7 +744,7 @@ fn copy_dir(from: &Path, to: &Path) {
 #[test]
 fn verify_deep_names_a_resealed_line_that_is_not_canonical() {
     use partner_ledger::event::hex;
-    use partner_ledger::store::line::LineView;
+    use partner_ledger::line::LineView;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("db");
     let store = open(&path);

@@ -9,7 +9,6 @@
 //! **Architecture invariant:** no rule of rules.md is known here; the store knows order,
 //! identity, durability and integrity, nothing about memberships.
 
-pub mod line;
 pub mod memory;
 pub mod sled_store;
 
@@ -64,11 +63,15 @@ pub struct VerifyReport {
     pub first_bad: Option<(u64, String)>,
 }
 
+/// Handed each account and its events in turn; returns whether to go on.
+pub type AccountVisitor<'a> =
+    &'a mut dyn FnMut(&Account, Vec<StoredEvent>) -> Result<bool, StoreError>;
+
 /// Called now and then with (done, total) during long work.
 pub type Progress<'a> = &'a mut dyn FnMut(u64, u64);
 
 /// The store interface. Every method takes `&self`; implementations serialise appends inside.
-pub trait Store {
+pub trait Store: Sync {
     /// The committed head.
     fn head(&self) -> Result<Head, StoreError>;
 
@@ -84,6 +87,22 @@ pub trait Store {
     /// and, in addition, every `accounts_merged` event (recorded on another account) that
     /// absorbed it, so that a fold of the returned events knows the account was merged away.
     fn account_events(&self, account: &Account) -> Result<Vec<StoredEvent>, StoreError>;
+
+    /// [`Store::account_events`] of each of `accounts` (sorted by name, as `accounts` gives
+    /// them), in that order; `visit` returns false to stop. A store that keeps accounts'
+    /// events together reads them in one sequential pass.
+    fn for_each_account_events(
+        &self,
+        accounts: &[Account],
+        visit: AccountVisitor<'_>,
+    ) -> Result<(), StoreError> {
+        for account in accounts {
+            if !visit(account, self.account_events(account)?)? {
+                break;
+            }
+        }
+        Ok(())
+    }
 
     /// The account's own version (number of its own events; 0 when none).
     fn account_version(&self, account: &Account) -> Result<u64, StoreError>;

@@ -19,10 +19,10 @@ use std::time::{Duration, Instant as Clock};
 use chrono::DateTime;
 use uuid::Uuid;
 
-use super::line::{hex_equals, LineView};
 use super::memory::{absorbed_other, check_continues, first_difference};
-use super::{AppendBatch, Head, Progress, Store, StoreError, VerifyReport};
+use super::{AccountVisitor, AppendBatch, Head, Progress, Store, StoreError, VerifyReport};
 use crate::event::{Account, Hash, Instant, StoredEvent, ZERO_HASH};
+use crate::line::{hex_equals, LineView};
 
 /// Page cache size. Measured here: sled 0.34 keeps resident about what a process reads or
 /// writes, whatever this setting (8 MB and 96 MB gave the same peak for a full `log`), so it
@@ -404,20 +404,6 @@ fn line_account(line: &[u8]) -> Option<Account> {
     Account::parse(std::str::from_utf8(&rest[..end]).ok()?).ok()
 }
 
-/// The seq of a stored line (`…,"seq":N,"type":…`), without decoding the rest.
-fn line_seq(line: &[u8]) -> Option<u64> {
-    let at = find(line, b",\"seq\":")? + 7;
-    let digits = line
-        .get(at..)?
-        .iter()
-        .take_while(|b| b.is_ascii_digit())
-        .count();
-    std::str::from_utf8(line.get(at..at + digits)?)
-        .ok()?
-        .parse()
-        .ok()
-}
-
 fn line_is_merge(line: &[u8]) -> bool {
     find(line, b",\"type\":\"accounts_merged\"").is_some()
 }
@@ -795,6 +781,18 @@ impl SledStore {
             Some(next) => Err(self.corrupt(next, "event is missing")),
             None => Err(self.corrupt(from, "event is missing")),
         }
+    }
+
+    /// A line of `account`'s stream copy (its seq is whatever the line says).
+    fn decode_copy_line(&self, account: &Account, line: &[u8]) -> Result<StoredEvent, StoreError> {
+        let text = std::str::from_utf8(line).map_err(|_| {
+            self.corrupt(
+                0,
+                format!("stream of {account} holds a line that is not UTF-8"),
+            )
+        })?;
+        StoredEvent::from_line(text)
+            .map_err(|e| self.corrupt(0, format!("stream of {account}: {}", e.message)))
     }
 
     fn decode_line(&self, seq: u64, line: &[u8]) -> Result<StoredEvent, StoreError> {
@@ -1287,15 +1285,83 @@ impl Store for SledStore {
         let head = self.visible_head().seq;
         let mut out = Vec::new();
         self.stream_lines(account, &mut |line| {
-            let seq = line_seq(line).ok_or_else(|| {
-                self.corrupt(0, format!("stream of {account} holds a line without seq"))
-            })?;
-            if seq <= head {
-                out.push(self.decode_line(seq, line)?);
+            let event = self.decode_copy_line(account, line)?;
+            if event.seq <= head {
+                out.push(event);
             }
             Ok(())
         })?;
         Ok(out)
+    }
+
+    fn for_each_account_events(
+        &self,
+        accounts: &[Account],
+        visit: AccountVisitor<'_>,
+    ) -> Result<(), StoreError> {
+        let Some(first) = accounts.first() else {
+            return Ok(());
+        };
+        let head = self.visible_head().seq;
+        let mut wanted = accounts.iter().peekable();
+        // (account, its events so far) while its chunks are being read.
+        let mut current: Option<(&Account, Vec<StoredEvent>)> = None;
+        for kv in self.streams.range(stream_prefix(first.as_str())..) {
+            let (key, value) = kv.map_err(|e| self.engine(e))?;
+            let name = key.split(|&b| b == 0).next().unwrap_or_default();
+            if current
+                .as_ref()
+                .is_some_and(|(a, _)| a.as_str().as_bytes() != name)
+            {
+                if let Some((account, events)) = current.take() {
+                    if !visit(account, events)? {
+                        return Ok(());
+                    }
+                }
+            }
+            if current.is_none() {
+                // Accounts without a copy (none in practice: every own event has one) are read
+                // the ordinary way; names not asked for are skipped.
+                while let Some(account) = wanted.next_if(|a| a.as_str().as_bytes() < name) {
+                    if !visit(account, self.account_events(account)?)? {
+                        return Ok(());
+                    }
+                }
+                match wanted.next_if(|a| a.as_str().as_bytes() == name) {
+                    Some(account) => current = Some((account, Vec::new())),
+                    None if wanted.peek().is_none() => return Ok(()),
+                    None => continue,
+                }
+            }
+            let Some((account, events)) = current.as_mut() else {
+                continue;
+            };
+            let block = value
+                .get(8..)
+                .ok_or_else(|| "stream chunk is too short".to_string())
+                .and_then(Block::decode)
+                .map_err(|m| self.corrupt(0, format!("stream of {account}: {m}")))?;
+            for i in 0..block.len() {
+                let line = block.line(i).ok_or_else(|| {
+                    self.corrupt(0, format!("stream of {account}: line bounds are damaged"))
+                })?;
+                let event = self.decode_copy_line(account, line)?;
+                if event.seq <= head {
+                    events.push(event);
+                }
+            }
+        }
+        if let Some((account, events)) = current.take() {
+            if !visit(account, events)? {
+                return Ok(());
+            }
+        }
+        for account in wanted {
+            if !visit(account, self.account_events(account)?)? {
+                return Ok(());
+            }
+        }
+        Ok(())
     }
 
     fn account_version(&self, account: &Account) -> Result<u64, StoreError> {

@@ -26,6 +26,7 @@ pub struct LineView<'a> {
     line: &'a [u8],
     pub account: &'a str,
     pub data: &'a [u8],
+    pub date: &'a [u8],
     /// The stored hashes as they are written: 64 hex digits (compared as text, never parsed).
     pub hash_hex: &'a [u8],
     pub prev_hash_hex: &'a [u8],
@@ -120,7 +121,7 @@ impl<'a> LineView<'a> {
         let hash_end = b.end;
         let hash = b.string(b",\"hash\":\"", 64)?;
         let hash_member = b.end..hash_end;
-        b.string(b",\"date\":\"", 10)?;
+        let date = b.string(b",\"date\":\"", 10)?;
         let data = line.get(data_start..b.end)?;
         if data.first() != Some(&b'{') || data.last() != Some(&b'}') {
             return None;
@@ -129,6 +130,7 @@ impl<'a> LineView<'a> {
             line,
             account,
             data,
+            date,
             hash_hex: hash,
             prev_hash_hex: prev_hash,
             id,
