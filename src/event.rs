@@ -866,19 +866,31 @@ pub fn hex(h: &Hash) -> String {
 }
 
 pub fn parse_hex(s: &str) -> Option<Hash> {
-    fn digit(c: u8) -> Option<u8> {
-        match c {
-            b'0'..=b'9' => Some(c - b'0'),
-            b'a'..=b'f' => Some(c - b'a' + 10),
-            _ => None,
+    /// Value of a lower-case hex digit; 0xFF for anything else.
+    const VALUE: [u8; 256] = {
+        let mut t = [0xFF_u8; 256];
+        let mut i = 0;
+        while i < 10 {
+            t[b'0' as usize + i] = i as u8;
+            i += 1;
         }
-    }
+        let mut i = 0;
+        while i < 6 {
+            t[b'a' as usize + i] = 10 + i as u8;
+            i += 1;
+        }
+        t
+    };
     let bytes: &[u8; 64] = s.as_bytes().try_into().ok()?;
     let mut h = [0u8; 32];
+    let mut bad = 0u8;
     for (out, pair) in h.iter_mut().zip(bytes.chunks_exact(2)) {
-        *out = digit(pair[0])? << 4 | digit(pair[1])?;
+        let (hi, lo) = (VALUE[usize::from(pair[0])], VALUE[usize::from(pair[1])]);
+        bad |= hi | lo;
+        *out = hi << 4 | (lo & 15);
     }
-    Some(h)
+    // Digits are 0..=15; an invalid one set the high bits.
+    (bad & 0xF0 == 0).then_some(h)
 }
 
 /// An event as stored: its global position, its position in the account, and its chain link.
@@ -924,7 +936,13 @@ impl StoredEvent {
 
     /// Reads a stored line back. Exact: the line must be the canonical form of what it holds.
     pub fn from_line(line: &str) -> Result<StoredEvent, ParseError> {
-        match StoredEvent::from_canonical_line(line) {
+        StoredEvent::from_line_of(line, None)
+    }
+
+    /// [`StoredEvent::from_line`] for a line expected to belong to `account` (a stream copy's
+    /// lines mostly do): its name is shared instead of parsed and allocated again.
+    pub fn from_line_of(line: &str, account: Option<&Account>) -> Result<StoredEvent, ParseError> {
+        match StoredEvent::from_canonical_line(line, account) {
             Some(event) => Ok(event),
             None => StoredEvent::from_any_line(line),
         }
@@ -964,15 +982,22 @@ impl StoredEvent {
     /// (every line a store writes): the envelope is read by position (`line::LineView`) and
     /// only `data` goes through serde. None for anything else, which the full parser then
     /// reads (and explains, if it is wrong); both give the same event for a canonical line.
-    fn from_canonical_line(line: &str) -> Option<StoredEvent> {
-        fn text(b: &[u8]) -> Option<&str> {
-            std::str::from_utf8(b).ok()
-        }
+    fn from_canonical_line(line: &str, known: Option<&Account>) -> Option<StoredEvent> {
         let view = crate::line::LineView::parse(line.as_bytes())?;
+        // Every part of the view ends at an ASCII delimiter of `line`, which is UTF-8: take
+        // the parts as sub-strings of it instead of validating each again.
+        let text = |part: &[u8]| {
+            let start = (part.as_ptr() as usize).checked_sub(line.as_ptr() as usize)?;
+            line.get(start..start + part.len())
+        };
         let kind = EventType::parse(text(view.event_type)?)?;
+        let account = match known {
+            Some(a) if a.as_str() == view.account => a.clone(),
+            _ => Account::parse(view.account).ok()?,
+        };
         let event = Event {
             id: Uuid::try_parse_ascii(view.id).ok()?,
-            account: Account::parse(view.account).ok()?,
+            account,
             date: parse_date(text(view.date)?).ok()?,
             recorded_at: parse_stored_instant(view.recorded_at)?,
             body: Body::parse(kind, text(view.data)?).ok()?,
@@ -1077,10 +1102,34 @@ mod tests {
             let stored = StoredEvent::seal(i as u64 + 1, 1, event, prev);
             prev = stored.hash;
             let line = stored.to_line();
-            let fast = StoredEvent::from_canonical_line(&line)
+            let fast = StoredEvent::from_canonical_line(&line, None)
                 .expect("canonical lines take the fast path");
             assert_eq!(fast, StoredEvent::from_any_line(&line).unwrap());
             assert_eq!(fast, stored);
+            let shared = StoredEvent::from_line_of(&line, Some(&stored.event.account)).unwrap();
+            assert_eq!(shared, stored);
+            let other = Account::parse("someone-else").unwrap();
+            assert_eq!(
+                StoredEvent::from_line_of(&line, Some(&other)).unwrap(),
+                stored
+            );
+        }
+    }
+
+    #[test]
+    fn hex_round_trips_and_anything_else_is_refused() {
+        let h: Hash = std::array::from_fn(|i| (i * 37 + 5) as u8);
+        assert_eq!(parse_hex(&hex(&h)), Some(h));
+        assert_eq!(parse_hex(&hex(&ZERO_HASH)), Some(ZERO_HASH));
+        let good = hex(&h);
+        for bad in [
+            good.to_uppercase(),
+            good[..63].to_string(),
+            format!("{good}0"),
+            good.replacen(&good[..1], "g", 1),
+            good.replacen(&good[..1], " ", 1),
+        ] {
+            assert_eq!(parse_hex(&bad), None, "{bad}");
         }
     }
 

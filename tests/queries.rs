@@ -356,7 +356,10 @@ fn report_agrees_with_state_on_a_generated_ledger() {
     let rows = rows.as_array().unwrap();
     assert_eq!(rows.len(), 60);
     // Folded on two threads (two halves of the accounts), written in name order.
-    let names: Vec<&str> = rows.iter().map(|r| r["account"].as_str().unwrap()).collect();
+    let names: Vec<&str> = rows
+        .iter()
+        .map(|r| r["account"].as_str().unwrap())
+        .collect();
     assert!(names.windows(2).all(|w| w[0] < w[1]), "{names:?}");
     for row in rows {
         let account = row["account"].as_str().unwrap();

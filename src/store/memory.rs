@@ -10,7 +10,7 @@ use std::sync::{Mutex, MutexGuard, RwLock};
 use uuid::Uuid;
 
 use super::{AppendBatch, Head, Progress, Store, StoreError, VerifyReport};
-use crate::event::{chain_hash, hex, Account, Body, Hash, Instant, StoredEvent};
+use crate::event::{hex, Account, Body, Hash, Instant, StoredEvent};
 
 /// Largest seq a store accepts. The sled account index uses the top bit of a seq as a flag, and
 /// nothing real comes near this.
@@ -56,24 +56,16 @@ pub(super) fn check_continues(
 /// hashing it saves serialising the event a second time. If the shortcut does not confirm the
 /// hash, the full recomputation decides, so the answer is always exact.
 pub(super) fn hash_matches(event: &StoredEvent, line: Option<&str>) -> bool {
-    let fast = line.and_then(|l| body_from_line(l, event));
-    if fast.is_some_and(|body| chain_hash(&event.prev_hash, &body) == event.hash) {
+    // The line's own members must be the event's, and the line must hash to its hash.
+    let fast = line.and_then(|l| crate::line::LineView::parse(l.as_bytes()));
+    if fast.is_some_and(|view| {
+        crate::line::hex_equals(&event.hash, view.hash_hex)
+            && crate::line::hex_equals(&event.prev_hash, view.prev_hash_hex)
+            && view.hash_holds()
+    }) {
         return true;
     }
     event.hash == event.expected_hash()
-}
-
-/// The stored line without `,"hash":"…"` and `,"prev_hash":"…"`. Both members follow `data`
-/// (keys are sorted), so the last occurrence of each is the top-level one.
-fn body_from_line(line: &str, event: &StoredEvent) -> Option<String> {
-    let hash = format!(",\"hash\":\"{}\"", hex(&event.hash));
-    let prev = format!(",\"prev_hash\":\"{}\"", hex(&event.prev_hash));
-    let mut body = line.to_string();
-    let at = body.rfind(&hash)?;
-    body.replace_range(at..at + hash.len(), "");
-    let at = body.rfind(&prev)?;
-    body.replace_range(at..at + prev.len(), "");
-    Some(body)
 }
 
 /// The account an `accounts_merged` event absorbed, when it is not the event's own account

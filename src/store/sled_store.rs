@@ -9,7 +9,7 @@
 
 use std::borrow::Cow;
 use std::cell::RefCell;
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -27,7 +27,7 @@ use crate::line::{hex_equals, LineView};
 /// Page cache size. Measured here: sled 0.34 keeps resident about what a process reads or
 /// writes, whatever this setting (8 MB and 96 MB gave the same peak for a full `log`), so it
 /// only sizes the hot set for repeated queries in one process.
-const CACHE_BYTES: u64 = 64 * 1024 * 1024;
+const CACHE_BYTES: u64 = 192 * 1024 * 1024;
 /// Most events in one block (one sled value).
 const BLOCK_MAX_EVENTS: usize = 1000;
 /// A block is closed once its lines reach this size (unpacked). sled stores a tree node
@@ -62,6 +62,8 @@ const BLOCK_PACKED_MAX: usize = 7 * 1024;
 /// at `BLOCK_TARGET_BYTES`; a stream chunk at `STREAM_CHUNK_BYTES`): a damaged frame claiming
 /// more is refused instead of allocated.
 const MAX_UNPACKED_BYTES: usize = 1024 * 1024;
+/// Blocks of an append already written beyond the head that it keeps unpacked for re-reads.
+const UNPACKED_CACHE_BLOCKS: usize = 64;
 const KEY_HEAD: &[u8] = b"head";
 const KEY_FORMAT: &[u8] = b"format";
 /// In the `index` tree, next to the data it describes, so that both change in one batch.
@@ -226,6 +228,14 @@ fn pack(raw: Vec<u8>) -> Vec<u8> {
 }
 
 fn unpack(frame: &[u8]) -> Result<Vec<u8>, String> {
+    // Frames written by `pack` state their size: allocate exactly that (a 1 MiB buffer per
+    // read, the size limit, cost a fresh mapping per block). A size above the limit, or a
+    // frame that decodes to another size, is damage.
+    let size = match zstd::zstd_safe::get_frame_content_size(frame) {
+        Ok(Some(n)) if n <= MAX_UNPACKED_BYTES as u64 => n as usize,
+        _ => return Err("packed block has no valid size".into()),
+    };
+    let mut out = Vec::with_capacity(size);
     UNPACKER
         .with(|cell| {
             let mut cell = cell.borrow_mut();
@@ -233,11 +243,15 @@ fn unpack(frame: &[u8]) -> Result<Vec<u8>, String> {
                 *cell = zstd::bulk::Decompressor::new().ok();
             }
             match cell.as_mut() {
-                Some(d) => d.decompress(frame, MAX_UNPACKED_BYTES),
+                Some(d) => d.decompress_to_buffer(frame, &mut out),
                 None => Err(std::io::Error::other("no decompressor")),
             }
         })
-        .map_err(|e| format!("packed block does not unpack: {e}"))
+        .map_err(|e| format!("packed block does not unpack: {e}"))?;
+    if out.len() != size {
+        return Err("packed block unpacks to another size than it states".into());
+    }
+    Ok(out)
 }
 
 #[derive(Default)]
@@ -791,7 +805,7 @@ impl SledStore {
                 format!("stream of {account} holds a line that is not UTF-8"),
             )
         })?;
-        StoredEvent::from_line(text)
+        StoredEvent::from_line_of(text, Some(account))
             .map_err(|e| self.corrupt(0, format!("stream of {account}: {}", e.message)))
     }
 
@@ -1417,8 +1431,8 @@ impl Store for SledStore {
             max_recorded_at: base.recorded_at,
             versions: HashMap::new(),
             block: BlockBuilder::default(),
-            chunk: sled::Batch::default(),
             chunk_blocks: Vec::new(),
+            unpacked: RefCell::new(VecDeque::new()),
             chunk_events: 0,
             delta: IndexDelta::default(),
             streams: StreamCollector::default(),
@@ -1467,10 +1481,13 @@ struct SledBatch<'a> {
     /// Current versions of the accounts this batch touched.
     versions: HashMap<Account, u64>,
     block: BlockBuilder,
-    chunk: sled::Batch,
-    /// The blocks of `chunk`, readable (first seq, value).
-    chunk_blocks: Vec<(u64, Vec<u8>)>,
+    /// Closed blocks not yet written, kept unpacked so that `staged` reads them for free;
+    /// they are packed when the chunk is written.
+    chunk_blocks: Vec<BlockBuilder>,
     chunk_events: usize,
+    /// Blocks of this batch already written beyond the head, unpacked, most recent last
+    /// (validation re-reads the staged events of an account several times).
+    unpacked: RefCell<VecDeque<(u64, Block<'static>)>>,
     delta: IndexDelta,
     /// The staged lines, by owner, for the stream copies written after the commit.
     streams: StreamCollector,
@@ -1481,10 +1498,8 @@ struct SledBatch<'a> {
 
 impl SledBatch<'_> {
     fn close_block(&mut self) {
-        for (first, value) in self.block.take_packed() {
-            // sled::Batch cannot be read back: keep the chunk's blocks for `staged` too.
-            self.chunk.insert(&seq_key(first), value.clone());
-            self.chunk_blocks.push((first, value));
+        if !self.block.ends.is_empty() {
+            self.chunk_blocks.push(std::mem::take(&mut self.block));
         }
     }
 
@@ -1497,26 +1512,35 @@ impl SledBatch<'_> {
         if let Some(line) = self.block.line_of(seq) {
             return Ok(Some(line.to_vec()));
         }
-        let from_value = |first: u64, value: &[u8]| -> Result<Option<Vec<u8>>, StoreError> {
-            let block = Block::decode(value).map_err(|m| self.store.corrupt(first, m))?;
-            Ok(usize::try_from(seq - first)
+        if let Some(block) = self.chunk_blocks.iter().rev().find(|b| b.first <= seq) {
+            return Ok(block.line_of(seq).map(<[u8]>::to_vec));
+        }
+        let line_in = |first: u64, block: &Block<'_>| {
+            usize::try_from(seq - first)
                 .ok()
                 .and_then(|i| block.line(i))
-                .map(<[u8]>::to_vec))
+                .map(<[u8]>::to_vec)
         };
-        if let Some((first, value)) = self
-            .chunk_blocks
+        let mut unpacked = self.unpacked.borrow_mut();
+        if let Some((first, block)) = unpacked
             .iter()
-            .rev()
-            .find(|(first, _)| *first <= seq)
+            .find(|(first, b)| *first <= seq && seq - first < b.len() as u64)
         {
-            return from_value(*first, value);
+            return Ok(line_in(*first, block));
         }
         let found = self.store.events.range(..=seq_key(seq)).next_back();
         match found {
             Some(Ok((key, value))) => {
                 let first = read_u64(&key).unwrap_or(0);
-                from_value(first, &value)
+                let block = Block::decode(&value)
+                    .map_err(|m| self.store.corrupt(first, m))?
+                    .into_owned();
+                let line = line_in(first, &block);
+                if unpacked.len() >= UNPACKED_CACHE_BLOCKS {
+                    unpacked.pop_front();
+                }
+                unpacked.push_back((first, block));
+                Ok(line)
             }
             Some(Err(e)) => Err(self.store.engine(e)),
             None => Ok(None),
@@ -1525,8 +1549,12 @@ impl SledBatch<'_> {
 
     /// Writes the finished blocks so far beyond the head (invisible until the commit).
     fn write_chunk(&mut self) -> Result<(), StoreError> {
-        self.chunk_blocks.clear();
-        let chunk = std::mem::take(&mut self.chunk);
+        let mut chunk = sled::Batch::default();
+        for mut block in self.chunk_blocks.drain(..) {
+            for (first, value) in block.take_packed() {
+                chunk.insert(&seq_key(first), value);
+            }
+        }
         self.chunk_events = 0;
         self.store
             .events
