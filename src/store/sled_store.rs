@@ -378,17 +378,6 @@ fn decode_head(v: &[u8]) -> Option<Head> {
     })
 }
 
-/// Which of `parts` shares an account's stream lines are spilled to (FNV-1a of its name).
-fn account_share(account: &Account, parts: u64) -> u64 {
-    let hash = account
-        .as_str()
-        .bytes()
-        .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-        });
-    hash % parts.max(1)
-}
-
 fn stream_prefix(account: &str) -> Vec<u8> {
     let mut k = Vec::with_capacity(account.len() + 1);
     k.extend_from_slice(account.as_bytes());
@@ -1003,8 +992,10 @@ impl SledStore {
 
 /// The lines an append adds to the accounts' stream copies, grouped so that each account's
 /// copy is written once per append. Up to `STREAM_PENDING_BYTES` stay in memory; a larger
-/// append spills them to `STREAM_SPILL_PARTS` files by a hash of the account and merges one
-/// file at a time, so memory stays bounded and the log is never read back.
+/// append spills them to `STREAM_SPILL_PARTS` files, each holding one *range* of account
+/// names, and merges the files in name order, so memory stays bounded, the log is never read
+/// back, and the copies are written in key order (sled then appends to its tree instead of
+/// rewriting leaves all over it once per file).
 #[derive(Default)]
 struct StreamCollector {
     pending: HashMap<Account, Vec<(u64, Vec<u8>)>>,
@@ -1012,7 +1003,28 @@ struct StreamCollector {
     /// append began): their first chunk is written without looking for a last one.
     fresh: HashSet<Account>,
     bytes: usize,
-    spill: Option<Vec<BufWriter<std::fs::File>>>,
+    spill: Option<Spill>,
+}
+
+struct Spill {
+    parts: Vec<BufWriter<std::fs::File>>,
+    /// Part n holds the names in `[bounds[n-1], bounds[n])` (ascending; the first and last
+    /// parts are open-ended): quantiles of the names seen before spilling.
+    bounds: Vec<Account>,
+}
+
+impl Spill {
+    fn part_of(&self, owner: &Account) -> usize {
+        self.bounds.partition_point(|b| b <= owner)
+    }
+
+    fn write(&mut self, owner: &Account, seq: u64, line: &[u8]) -> std::io::Result<()> {
+        let n = self.part_of(owner);
+        let Some(part) = self.parts.get_mut(n) else {
+            return Err(std::io::Error::other("no spill file for a range"));
+        };
+        spill_write(part, owner, seq, line)
+    }
 }
 
 impl StreamCollector {
@@ -1023,8 +1035,10 @@ impl StreamCollector {
         seq: u64,
         line: &[u8],
     ) -> Result<(), StoreError> {
-        if let Some(parts) = &mut self.spill {
-            return spill_write(parts, owner, seq, line).map_err(|e| store.spill_error(e));
+        if let Some(spill) = &mut self.spill {
+            return spill
+                .write(owner, seq, line)
+                .map_err(|e| store.spill_error(e));
         }
         self.bytes += line.len() + owner.as_str().len() + 32;
         match self.pending.get_mut(owner) {
@@ -1044,7 +1058,7 @@ impl StreamCollector {
         let dir = store.dir.join(STREAM_SPILL_DIR);
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir)?;
-        let mut parts = (0..STREAM_SPILL_PARTS)
+        let parts = (0..STREAM_SPILL_PARTS)
             .map(|n| {
                 let file = std::fs::File::create(dir.join(format!("{n:02}")))?;
                 Ok(BufWriter::with_capacity(64 * 1024, file))
@@ -1052,26 +1066,44 @@ impl StreamCollector {
             .collect::<std::io::Result<Vec<_>>>()?;
         let mut pending: Vec<_> = std::mem::take(&mut self.pending).into_iter().collect();
         pending.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        // Ranges from the names seen so far, weighted by their bytes (a ledger arrives
+        // interleaved, so the first 24 MB name most of its accounts; names seen later land in
+        // the range they sort into, which only unbalances the files).
+        let bytes_of =
+            |lines: &Vec<(u64, Vec<u8>)>| lines.iter().map(|(_, l)| l.len()).sum::<usize>();
+        let total: usize = pending.iter().map(|(_, lines)| bytes_of(lines)).sum();
+        let share = total / STREAM_SPILL_PARTS as usize + 1;
+        let mut bounds = Vec::new();
+        let mut filled = 0;
+        for (owner, lines) in &pending {
+            let room = bounds.len() + 1 < STREAM_SPILL_PARTS as usize;
+            if room && filled >= share * (bounds.len() + 1) {
+                bounds.push(owner.clone());
+            }
+            filled += bytes_of(lines);
+        }
+        let mut spill = Spill { parts, bounds };
         for (owner, lines) in pending {
             for (seq, line) in lines {
-                spill_write(&mut parts, &owner, seq, &line)?;
+                spill.write(&owner, seq, &line)?;
             }
         }
         self.bytes = 0;
-        self.spill = Some(parts);
+        self.spill = Some(spill);
         Ok(())
     }
 
     fn finish(self, store: &SledStore) -> Result<(), StoreError> {
-        let Some(parts) = self.spill else {
+        let Some(spill) = self.spill else {
             return store.merge_streams(self.pending, &self.fresh);
         };
         let dir = store.dir.join(STREAM_SPILL_DIR);
-        let count = parts.len();
-        for part in parts {
+        let count = spill.parts.len();
+        for part in spill.parts {
             part.into_inner()
                 .map_err(|e| store.spill_error(e.into_error()))?;
         }
+        // In order: part n holds lower names than part n + 1.
         for n in 0..count {
             let data =
                 std::fs::read(dir.join(format!("{n:02}"))).map_err(|e| store.spill_error(e))?;
@@ -1088,15 +1120,11 @@ impl StreamCollector {
 
 /// One spilled line: owner length (u16), owner, seq (u64), line length (u32), line.
 fn spill_write(
-    parts: &mut [BufWriter<std::fs::File>],
+    part: &mut BufWriter<std::fs::File>,
     owner: &Account,
     seq: u64,
     line: &[u8],
 ) -> std::io::Result<()> {
-    let share = account_share(owner, parts.len() as u64) as usize;
-    let Some(part) = parts.get_mut(share) else {
-        return Err(std::io::Error::other("no spill file for a share"));
-    };
     let name = owner.as_str().as_bytes();
     part.write_all(&(name.len() as u16).to_be_bytes())?;
     part.write_all(name)?;
