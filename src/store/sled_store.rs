@@ -854,24 +854,27 @@ impl SledStore {
         Ok(entries.iter().filter(|e| *e & MERGE_FLAG == 0).count() as u64)
     }
 
-    /// Visits the stored lines of `account`'s stream copy, in seq order.
-    fn stream_lines(
+    /// Appends the events of one chunk of `account`'s stream copy (a `streams` value) with seq
+    /// up to `head` to `out`.
+    fn read_copy_chunk(
         &self,
         account: &Account,
-        visit: &mut dyn FnMut(&[u8]) -> Result<(), StoreError>,
+        value: &[u8],
+        head: u64,
+        out: &mut Vec<StoredEvent>,
     ) -> Result<(), StoreError> {
-        for kv in self.streams.scan_prefix(stream_prefix(account.as_str())) {
-            let (_, value) = kv.map_err(|e| self.engine(e))?;
-            let block = value
-                .get(8..)
-                .ok_or_else(|| "stream chunk is too short".to_string())
-                .and_then(Block::decode)
-                .map_err(|m| self.corrupt(0, format!("stream of {account}: {m}")))?;
-            for i in 0..block.len() {
-                let line = block.line(i).ok_or_else(|| {
-                    self.corrupt(0, format!("stream of {account}: line bounds are damaged"))
-                })?;
-                visit(line)?;
+        let block = value
+            .get(8..)
+            .ok_or_else(|| "stream chunk is too short".to_string())
+            .and_then(Block::decode)
+            .map_err(|m| self.corrupt(0, format!("stream of {account}: {m}")))?;
+        for i in 0..block.len() {
+            let line = block.line(i).ok_or_else(|| {
+                self.corrupt(0, format!("stream of {account}: line bounds are damaged"))
+            })?;
+            let event = self.decode_copy_line(account, line)?;
+            if event.seq <= head {
+                out.push(event);
             }
         }
         Ok(())
@@ -1327,13 +1330,10 @@ impl Store for SledStore {
     fn account_events(&self, account: &Account) -> Result<Vec<StoredEvent>, StoreError> {
         let head = self.visible_head().seq;
         let mut out = Vec::new();
-        self.stream_lines(account, &mut |line| {
-            let event = self.decode_copy_line(account, line)?;
-            if event.seq <= head {
-                out.push(event);
-            }
-            Ok(())
-        })?;
+        for kv in self.streams.scan_prefix(stream_prefix(account.as_str())) {
+            let (_, value) = kv.map_err(|e| self.engine(e))?;
+            self.read_copy_chunk(account, &value, head, &mut out)?;
+        }
         Ok(out)
     }
 
@@ -1379,20 +1379,7 @@ impl Store for SledStore {
             let Some((account, events)) = current.as_mut() else {
                 continue;
             };
-            let block = value
-                .get(8..)
-                .ok_or_else(|| "stream chunk is too short".to_string())
-                .and_then(Block::decode)
-                .map_err(|m| self.corrupt(0, format!("stream of {account}: {m}")))?;
-            for i in 0..block.len() {
-                let line = block.line(i).ok_or_else(|| {
-                    self.corrupt(0, format!("stream of {account}: line bounds are damaged"))
-                })?;
-                let event = self.decode_copy_line(account, line)?;
-                if event.seq <= head {
-                    events.push(event);
-                }
-            }
+            self.read_copy_chunk(account, &value, head, events)?;
         }
         if let Some((account, events)) = current.take() {
             if !visit(account, events)? {
