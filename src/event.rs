@@ -942,9 +942,22 @@ impl StoredEvent {
     /// [`StoredEvent::from_line`] for a line expected to belong to `account` (a stream copy's
     /// lines mostly do): its name is shared instead of parsed and allocated again.
     pub fn from_line_of(line: &str, account: Option<&Account>) -> Result<StoredEvent, ParseError> {
-        match StoredEvent::from_canonical_line(line, account) {
-            Some(event) => Ok(event),
-            None => StoredEvent::from_any_line(line),
+        StoredEvent::from_bytes_of(line.as_bytes(), account)
+    }
+
+    /// [`StoredEvent::from_line_of`] for stored bytes not yet known to be UTF-8: a line in the
+    /// canonical shape has only its parts checked (its envelope is ASCII by shape; `data` is
+    /// the only free text), anything else is checked whole and read by the full parser.
+    pub fn from_bytes_of(
+        line: &[u8],
+        account: Option<&Account>,
+    ) -> Result<StoredEvent, ParseError> {
+        if let Some(event) = StoredEvent::from_canonical_line(line, account) {
+            return Ok(event);
+        }
+        match std::str::from_utf8(line) {
+            Ok(text) => StoredEvent::from_any_line(text),
+            Err(_) => err("stored line is not UTF-8"),
         }
     }
 
@@ -982,14 +995,11 @@ impl StoredEvent {
     /// (every line a store writes): the envelope is read by position (`line::LineView`) and
     /// only `data` goes through serde. None for anything else, which the full parser then
     /// reads (and explains, if it is wrong); both give the same event for a canonical line.
-    fn from_canonical_line(line: &str, known: Option<&Account>) -> Option<StoredEvent> {
-        let view = crate::line::LineView::parse(line.as_bytes())?;
-        // Every part of the view ends at an ASCII delimiter of `line`, which is UTF-8: take
-        // the parts as sub-strings of it instead of validating each again.
-        let text = |part: &[u8]| {
-            let start = (part.as_ptr() as usize).checked_sub(line.as_ptr() as usize)?;
-            line.get(start..start + part.len())
-        };
+    fn from_canonical_line(line: &[u8], known: Option<&Account>) -> Option<StoredEvent> {
+        fn text(part: &[u8]) -> Option<&str> {
+            std::str::from_utf8(part).ok()
+        }
+        let view = crate::line::LineView::parse(line)?;
         let kind = EventType::parse(text(view.event_type)?)?;
         let account = match known {
             Some(a) if a.as_str() == view.account => a.clone(),
@@ -1102,7 +1112,7 @@ mod tests {
             let stored = StoredEvent::seal(i as u64 + 1, 1, event, prev);
             prev = stored.hash;
             let line = stored.to_line();
-            let fast = StoredEvent::from_canonical_line(&line, None)
+            let fast = StoredEvent::from_canonical_line(line.as_bytes(), None)
                 .expect("canonical lines take the fast path");
             assert_eq!(fast, StoredEvent::from_any_line(&line).unwrap());
             assert_eq!(fast, stored);

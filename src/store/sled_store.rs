@@ -789,13 +789,7 @@ impl SledStore {
 
     /// A line of `account`'s stream copy (its seq is whatever the line says).
     fn decode_copy_line(&self, account: &Account, line: &[u8]) -> Result<StoredEvent, StoreError> {
-        let text = std::str::from_utf8(line).map_err(|_| {
-            self.corrupt(
-                0,
-                format!("stream of {account} holds a line that is not UTF-8"),
-            )
-        })?;
-        StoredEvent::from_line_of(text, Some(account))
+        StoredEvent::from_bytes_of(line, Some(account))
             .map_err(|e| self.corrupt(0, format!("stream of {account}: {}", e.message)))
     }
 
