@@ -780,3 +780,77 @@ fn verify_deep_names_a_resealed_line_that_is_not_canonical() {
     assert_eq!(seq, 2);
     assert!(problem.contains("canonical"), "{problem}");
 }
+
+/// A copy line whose content is changed but whose hash members are left as they were: it no
+/// longer hashes to its own hash, which the copy check (on its own thread) finds.
+#[test]
+fn verify_finds_a_copy_line_changed_under_its_hash() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = filled_store(dir.path(), 10);
+    let store = open(&path);
+    let account = Account::parse("acct3").unwrap();
+    let expected = store.account_events(&account).unwrap();
+    let streams = store.raw_db().open_tree("streams").unwrap();
+    let (key, value) = streams.scan_prefix(b"acct3\0").next().unwrap().unwrap();
+    let mut lines = raw::decode_block(&value[8..]).unwrap();
+    let text = String::from_utf8(lines[0].clone()).unwrap();
+    let changed = text.replace("\"date\":\"2024-01-01\"", "\"date\":\"2024-01-02\"");
+    assert_ne!(changed, text);
+    lines[0] = changed.into_bytes();
+    let mut copy = value[..8].to_vec();
+    copy.extend(raw::encode_block(&lines));
+    streams.insert(&key, copy).unwrap();
+    let report = store.verify(&mut |_, _| {}).unwrap();
+    let (seq, message) = report.first_bad.expect("the changed copy line is found");
+    assert_eq!(seq, expected[0].seq, "{message}");
+    assert!(message.contains("stream copy of acct3"), "{message}");
+}
+
+/// `for_each_account_events` hands over exactly what `account_events` gives, in the order
+/// asked, including accounts with nothing stored and accounts only absorbed by a merge.
+#[test]
+fn for_each_account_events_equals_account_events_one_by_one() {
+    both(|store| {
+        let merge = event(
+            "m-absorber",
+            Body::AccountsMerged(MergeData {
+                absorbed: account("m-absorbed"),
+            }),
+        );
+        let mut events: Vec<Event> = (0..60)
+            .map(|i| verified(&format!("a{:02}", i % 17)))
+            .collect();
+        events.push(verified("m-absorbed"));
+        events.push(verified("m-absorber"));
+        events.push(merge);
+        append(store, events).unwrap();
+        let mut names: Vec<Account> = (0..17).map(|i| account(&format!("a{i:02}"))).collect();
+        names.extend(["m-absorbed", "m-absorber", "never-seen", "zz-none"].map(account));
+        names.insert(3, account("a025-none")); // sorts between stored accounts
+        names.sort();
+        for skip in [0, 5] {
+            let asked = &names[skip..];
+            let mut seen = Vec::new();
+            store
+                .for_each_account_events(asked, &mut |a, events| {
+                    seen.push((a.clone(), events));
+                    Ok(true)
+                })
+                .unwrap();
+            let want: Vec<_> = asked
+                .iter()
+                .map(|a| (a.clone(), store.account_events(a).unwrap()))
+                .collect();
+            assert_eq!(seen, want);
+        }
+        // Stopping early stops.
+        let mut count = 0;
+        store
+            .for_each_account_events(&names, &mut |_, _| {
+                count += 1;
+                Ok(count < 3)
+            })
+            .unwrap();
+        assert_eq!(count, 3);
+    });
+}
