@@ -400,22 +400,6 @@ fn stream_value(last_seq: u64, chunk: &mut BlockBuilder) -> Option<Vec<u8>> {
     Some(v)
 }
 
-/// The account of a stored line, read from its canonical form (`{"account":"NAME",…`)
-/// without decoding the rest; account names need no JSON escaping.
-fn line_account(line: &[u8]) -> Option<Account> {
-    let rest = line.strip_prefix(b"{\"account\":\"")?;
-    let end = rest.iter().position(|&b| b == b'"')?;
-    Account::parse(std::str::from_utf8(&rest[..end]).ok()?).ok()
-}
-
-fn line_is_merge(line: &[u8]) -> bool {
-    find(line, b",\"type\":\"accounts_merged\"").is_some()
-}
-
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
-}
-
 fn account_key(account: &str) -> Vec<u8> {
     let mut k = Vec::with_capacity(1 + account.len());
     k.push(ACCOUNT_PREFIX);
@@ -894,13 +878,15 @@ impl SledStore {
 
     /// The accounts whose streams hold this line: its own, and the absorbed one of a merge.
     fn line_owners(&self, seq: u64, line: &[u8]) -> Result<Vec<Account>, StoreError> {
-        let own = line_account(line).ok_or_else(|| self.corrupt(seq, "line has no account"))?;
-        if !line_is_merge(line) {
-            return Ok(vec![own]);
+        let view = LineView::parse(line)
+            .ok_or_else(|| self.corrupt(seq, "stored line does not have the stored form"))?;
+        let name = |n: &str| {
+            Account::parse(n).map_err(|_| self.corrupt(seq, "stored line names no valid account"))
+        };
+        let mut owners = vec![name(view.account)?];
+        if let Some(absorbed) = view.absorbed().filter(|a| *a != view.account) {
+            owners.push(name(absorbed)?);
         }
-        let event = self.decode_line(seq, line)?;
-        let mut owners = vec![own];
-        owners.extend(absorbed_other(&event).cloned());
         Ok(owners)
     }
 
