@@ -87,7 +87,7 @@ fn fold_each(
     let mut failed: Option<LedgerError> = None;
     ledger
         .store()
-        .for_each_account_events(accounts, &mut |account, events| {
+        .for_each_account_events(accounts, Some(as_of), &mut |account, events| {
             let absorbed_others = events.iter().any(|e| {
                 e.event.account == *account && matches!(e.event.body, Body::AccountsMerged(_))
             });

@@ -424,3 +424,107 @@ fn report_and_upcoming_on_an_empty_store() {
     let deadlines = json_of(ledger(&db).args(["upcoming", "--as-of", "2024-06-01", "--json"]));
     assert_eq!(deadlines, Value::Array(vec![]));
 }
+
+/// `state` lets the store leave out, undecoded, the events its projection rules out (dated
+/// after `--as-of`, recorded after `--known-at`; never voids or merges): on a generated ledger
+/// with merges and voids, in the sled store, it equals the projection of the full streams for
+/// every account at dates and instants across the history, including exact recorded instants.
+#[test]
+fn state_reads_only_what_it_needs_and_equals_the_full_projection() {
+    use partner_ledger::domain::Catalog;
+    use partner_ledger::event::{format_instant, parse_date, parse_instant, Body};
+    use partner_ledger::ledger::{lines_from_text, Ledger};
+    use partner_ledger::store::sled_store::SledStore;
+    use partner_ledger::store::Store;
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = SledStore::open(&dir.path().join("store")).unwrap();
+    let catalog = Catalog::default_catalog();
+    let mut text = Vec::new();
+    partner_ledger::gen::write_ledger(&mut text, 60, 4, 3, &catalog).unwrap();
+    let text = String::from_utf8(text).unwrap();
+    let ledger = Ledger::new(&store, catalog);
+    let now = parse_instant("2030-01-01T00:00:00Z").unwrap();
+    let report = ledger
+        .append(lines_from_text(&text), now, &mut |_| {})
+        .unwrap()
+        .unwrap();
+    assert!(report.appended > 1000);
+
+    let accounts = store.accounts().unwrap();
+    let mut instants = Vec::new();
+    let mut kinds = std::collections::HashSet::new();
+    let mut dated = std::collections::HashMap::new();
+    // (account, a date, an instant) where leaving out the wrong event would show: between a
+    // voided event and its void, just before a merge, at the instants of both.
+    let mut edges = Vec::new();
+    store
+        .scan(1, &mut |e| {
+            if e.seq % 97 == 0 {
+                instants.push(e.event.recorded_at);
+            }
+            kinds.insert(std::mem::discriminant(&e.event.body));
+            dated.insert(e.event.id, (e.event.date, e.event.recorded_at));
+            match &e.event.body {
+                Body::EventVoided(v) => {
+                    if let Some(&(date, recorded)) = dated.get(&v.event) {
+                        for k in [None, Some(recorded), Some(e.event.recorded_at)] {
+                            edges.push((e.event.account.clone(), date, k));
+                        }
+                    }
+                }
+                Body::AccountsMerged(m) => {
+                    let before = e.event.date.pred_opt().unwrap();
+                    for a in [&e.event.account, &m.absorbed] {
+                        edges.push((a.clone(), before, None));
+                        edges.push((a.clone(), e.event.date, Some(e.event.recorded_at)));
+                    }
+                }
+                _ => {}
+            }
+            true
+        })
+        .unwrap();
+    assert!(edges.len() >= 6, "voids and merges to probe");
+    for (account, as_of, k) in &edges {
+        let k = k.map(|i| (i, format_instant(i)));
+        let fast = ledger.state(account, *as_of, k.clone()).unwrap();
+        let full = ledger.state_from_full_streams(account, *as_of, k).unwrap();
+        assert_eq!(fast, full, "{account} on {as_of}");
+    }
+    assert!(kinds.len() >= 14, "the history covers the event types");
+    let merge = Body::AccountsMerged(partner_ledger::event::MergeData {
+        absorbed: accounts[0].clone(),
+    });
+    assert!(
+        kinds.contains(&std::mem::discriminant(&merge)),
+        "merges are there"
+    );
+    let dates = [
+        "2021-06-30",
+        "2023-01-01",
+        "2023-07-15",
+        "2024-02-29",
+        "2025-06-30",
+        "2027-01-01",
+    ];
+    let mut compared = 0;
+    for (n, account) in accounts.iter().enumerate() {
+        for date in dates {
+            let as_of = parse_date(date).unwrap();
+            let known = [
+                None,
+                Some(instants[n % instants.len()]),
+                Some(instants[(n * 7 + 3) % instants.len()]),
+            ];
+            for k in known {
+                let k = k.map(|i| (i, format_instant(i)));
+                let fast = ledger.state(account, as_of, k.clone()).unwrap();
+                let full = ledger.state_from_full_streams(account, as_of, k).unwrap();
+                assert_eq!(fast, full, "{account} on {date}");
+                compared += 1;
+            }
+        }
+    }
+    assert!(compared >= 60 * 6 * 3);
+}

@@ -832,7 +832,7 @@ fn for_each_account_events_equals_account_events_one_by_one() {
             let asked = &names[skip..];
             let mut seen = Vec::new();
             store
-                .for_each_account_events(asked, &mut |a, events| {
+                .for_each_account_events(asked, None, &mut |a, events| {
                     seen.push((a.clone(), events));
                     Ok(true)
                 })
@@ -846,7 +846,7 @@ fn for_each_account_events_equals_account_events_one_by_one() {
         // Stopping early stops.
         let mut count = 0;
         store
-            .for_each_account_events(&names, &mut |_, _| {
+            .for_each_account_events(&names, None, &mut |_, _| {
                 count += 1;
                 Ok(count < 3)
             })

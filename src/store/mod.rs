@@ -12,7 +12,7 @@
 pub mod memory;
 pub mod sled_store;
 
-use crate::event::{Account, Hash, Instant, StoredEvent, ZERO_HASH};
+use crate::event::{Account, Date, Hash, Instant, StoredEvent, ZERO_HASH};
 use uuid::Uuid;
 
 /// The committed end of the log.
@@ -88,16 +88,31 @@ pub trait Store: Sync {
     /// absorbed it, so that a fold of the returned events knows the account was merged away.
     fn account_events(&self, account: &Account) -> Result<Vec<StoredEvent>, StoreError>;
 
-    /// [`Store::account_events`] of each of `accounts` (sorted by name, as `accounts` gives
-    /// them), in that order; `visit` returns false to stop. A store that keeps accounts'
-    /// events together reads them in one sequential pass.
+    /// What a projection on `until`, counting events recorded at or before `known_at`, needs
+    /// of [`Store::account_events`]: a store may leave out events dated after `until` or
+    /// recorded after `known_at` — never a void or a merge, which decide what else counts and
+    /// which accounts are folded — so that it need not decode them.
+    fn account_events_for(
+        &self,
+        account: &Account,
+        until: Option<Date>,
+        known_at: Option<Instant>,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        let _ = (until, known_at);
+        self.account_events(account)
+    }
+
+    /// [`Store::account_events_for`] (`until`, no known-at) of each of `accounts` (sorted by
+    /// name, as `accounts` gives them), in that order; `visit` returns false to stop. A store
+    /// that keeps accounts' events together reads them in one sequential pass.
     fn for_each_account_events(
         &self,
         accounts: &[Account],
+        until: Option<Date>,
         visit: AccountVisitor<'_>,
     ) -> Result<(), StoreError> {
         for account in accounts {
-            if !visit(account, self.account_events(account)?)? {
+            if !visit(account, self.account_events_for(account, until, None)?)? {
                 break;
             }
         }

@@ -21,7 +21,9 @@ use uuid::Uuid;
 
 use super::memory::{absorbed_other, check_continues, first_difference};
 use super::{AccountVisitor, AppendBatch, Head, Progress, Store, StoreError, VerifyReport};
-use crate::event::{Account, Hash, Instant, StoredEvent, ZERO_HASH};
+use crate::event::{
+    format_date, format_instant, Account, Date, Hash, Instant, StoredEvent, ZERO_HASH,
+};
 use crate::line::{hex_equals, LineView};
 
 /// Page cache size. sled 0.34 keeps resident about what a bulk command reads or writes,
@@ -841,6 +843,18 @@ impl SledStore {
         head: u64,
         out: &mut Vec<StoredEvent>,
     ) -> Result<(), StoreError> {
+        self.read_copy_chunk_for(account, value, head, &Needed::default(), out)
+    }
+
+    /// [`SledStore::read_copy_chunk`], leaving out undecoded the lines `needed` rules out.
+    fn read_copy_chunk_for(
+        &self,
+        account: &Account,
+        value: &[u8],
+        head: u64,
+        needed: &Needed,
+        out: &mut Vec<StoredEvent>,
+    ) -> Result<(), StoreError> {
         let block = value
             .get(8..)
             .ok_or_else(|| "stream chunk is too short".to_string())
@@ -850,6 +864,9 @@ impl SledStore {
             let line = block.line(i).ok_or_else(|| {
                 self.corrupt(0, format!("stream of {account}: line bounds are damaged"))
             })?;
+            if !needed.keeps(line) {
+                continue;
+            }
             let event = self.decode_copy_line(account, line)?;
             if event.seq <= head {
                 out.push(event);
@@ -970,6 +987,37 @@ impl SledStore {
             return Ok(None);
         };
         Ok(bucket_lookup(&bucket, id.as_bytes()))
+    }
+}
+
+/// Which stored lines a projection needs (see `Store::account_events_for`), judged on the
+/// stored text: dates and instants are fixed-width there, so text order is time order.
+#[derive(Default)]
+struct Needed {
+    /// `YYYY-MM-DD`: lines dated later are not needed.
+    until: Option<Vec<u8>>,
+    /// The stored form of an instant: lines recorded later are not needed.
+    known_at: Option<Vec<u8>>,
+}
+
+impl Needed {
+    fn keeps(&self, line: &[u8]) -> bool {
+        if self.until.is_none() && self.known_at.is_none() {
+            return true;
+        }
+        // A line that does not read as stored is decoded, and refused, as usual.
+        let Some(view) = LineView::parse(line) else {
+            return true;
+        };
+        if matches!(view.event_type, b"event_voided" | b"accounts_merged") {
+            return true;
+        }
+        let dated_after = self.until.as_deref().is_some_and(|u| view.date > u);
+        let recorded_after = self
+            .known_at
+            .as_deref()
+            .is_some_and(|k| view.recorded_at > k);
+        !(dated_after || recorded_after)
     }
 }
 
@@ -1317,15 +1365,39 @@ impl Store for SledStore {
         Ok(out)
     }
 
+    fn account_events_for(
+        &self,
+        account: &Account,
+        until: Option<Date>,
+        known_at: Option<Instant>,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        let head = self.visible_head().seq;
+        let needed = Needed {
+            until: until.map(|d| format_date(d).into_bytes()),
+            known_at: known_at.map(|t| format_instant(t).into_bytes()),
+        };
+        let mut out = Vec::new();
+        for kv in self.streams.scan_prefix(stream_prefix(account.as_str())) {
+            let (_, value) = kv.map_err(|e| self.engine(e))?;
+            self.read_copy_chunk_for(account, &value, head, &needed, &mut out)?;
+        }
+        Ok(out)
+    }
+
     fn for_each_account_events(
         &self,
         accounts: &[Account],
+        until: Option<Date>,
         visit: AccountVisitor<'_>,
     ) -> Result<(), StoreError> {
         let Some(first) = accounts.first() else {
             return Ok(());
         };
         let head = self.visible_head().seq;
+        let needed = Needed {
+            until: until.map(|d| format_date(d).into_bytes()),
+            known_at: None,
+        };
         let mut wanted = accounts.iter().peekable();
         // (account, its events so far) while its chunks are being read.
         let mut current: Option<(&Account, Vec<StoredEvent>)> = None;
@@ -1346,7 +1418,7 @@ impl Store for SledStore {
                 // Accounts without a copy (none in practice: every own event has one) are read
                 // the ordinary way; names not asked for are skipped.
                 while let Some(account) = wanted.next_if(|a| a.as_str().as_bytes() < name) {
-                    if !visit(account, self.account_events(account)?)? {
+                    if !visit(account, self.account_events_for(account, until, None)?)? {
                         return Ok(());
                     }
                 }
@@ -1359,7 +1431,7 @@ impl Store for SledStore {
             let Some((account, events)) = current.as_mut() else {
                 continue;
             };
-            self.read_copy_chunk(account, &value, head, events)?;
+            self.read_copy_chunk_for(account, &value, head, &needed, events)?;
         }
         if let Some((account, events)) = current.take() {
             if !visit(account, events)? {
@@ -1367,7 +1439,7 @@ impl Store for SledStore {
             }
         }
         for account in wanted {
-            if !visit(account, self.account_events(account)?)? {
+            if !visit(account, self.account_events_for(account, until, None)?)? {
                 return Ok(());
             }
         }
