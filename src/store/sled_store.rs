@@ -80,7 +80,7 @@ const STREAMS_TREE: &str = "streams";
 const STREAM_CHUNK_EVENTS: usize = 64;
 const STREAM_CHUNK_BYTES: usize = 16 * 1024;
 /// Lines an append holds in memory for the stream copies; beyond this they are spilled to
-/// `STREAM_SPILL_PARTS` scratch files (by a hash of the account) in the store directory.
+/// `STREAM_SPILL_PARTS` scratch files (by ranges of account names) in the store directory.
 const STREAM_PENDING_BYTES: usize = 24 * 1024 * 1024;
 const STREAM_SPILL_PARTS: u64 = 64;
 /// The scratch directory of an append's stream spill, inside the store directory; an
