@@ -156,16 +156,7 @@ impl<'s> Ledger<'s> {
         as_of: Date,
         known_at: Option<(Instant, String)>,
     ) -> Result<StateView, LedgerError> {
-        let (instant, text) = known_at.map_or((None, None), |(i, t)| (Some(i), Some(t)));
-        let raw = self.closure_for(account, Some(as_of), instant)?;
-        Ok(view_from_raw(
-            raw,
-            account,
-            &self.catalog,
-            as_of,
-            instant,
-            text,
-        ))
+        self.state_reading(account, as_of, known_at, true)
     }
 
     /// The folded state (not projected) on `as_of`, for callers that derive more from it.
@@ -188,8 +179,23 @@ impl<'s> Ledger<'s> {
         as_of: Date,
         known_at: Option<(Instant, String)>,
     ) -> Result<StateView, LedgerError> {
+        self.state_reading(account, as_of, known_at, false)
+    }
+
+    /// The state on `as_of`; `skip`: let the store leave out what the projection rules out.
+    fn state_reading(
+        &self,
+        account: &Account,
+        as_of: Date,
+        known_at: Option<(Instant, String)>,
+        skip: bool,
+    ) -> Result<StateView, LedgerError> {
         let (instant, text) = known_at.map_or((None, None), |(i, t)| (Some(i), Some(t)));
-        let raw = self.raw_closure(account)?;
+        let raw = if skip {
+            self.closure_for(account, Some(as_of), instant)?
+        } else {
+            self.raw_closure(account)?
+        };
         Ok(view_from_raw(
             raw,
             account,
