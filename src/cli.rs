@@ -76,6 +76,7 @@ pub enum Command {
         from: Option<String>,
         #[arg(long, value_name = "DATE")]
         to: Option<String>,
+        /// Machine output (JSON) instead of the table for people
         #[arg(long)]
         json: bool,
     },
@@ -86,6 +87,7 @@ pub enum Command {
         from: String,
         #[arg(long, value_name = "DATE")]
         to: String,
+        /// Machine output (JSON) instead of the table for people
         #[arg(long)]
         json: bool,
     },
@@ -97,6 +99,7 @@ pub enum Command {
         /// How many days ahead
         #[arg(long, value_name = "DAYS", default_value_t = 30)]
         within: u32,
+        /// Machine output (JSON) instead of the table for people
         #[arg(long)]
         json: bool,
     },
@@ -122,6 +125,7 @@ pub enum Command {
         /// Start from the stored ledger instead of an empty one
         #[arg(long)]
         with_ledger: bool,
+        /// Machine output (JSON) instead of the table for people
         #[arg(long)]
         json: bool,
     },
@@ -133,6 +137,7 @@ pub enum Command {
     },
     /// Check the hash chain and every index; name the first bad seq
     Verify {
+        /// Machine output (JSON: events, ok, first_bad_seq, problem, head_hash)
         #[arg(long)]
         json: bool,
         /// Also decode every event and check that it is stored in canonical form (slower;
