@@ -1003,10 +1003,18 @@ impl StoredEvent {
     /// only `data` goes through serde. None for anything else, which the full parser then
     /// reads (and explains, if it is wrong); both give the same event for a canonical line.
     fn from_canonical_line(line: &[u8], known: Option<&Account>) -> Option<StoredEvent> {
+        StoredEvent::from_view(&crate::line::LineView::parse(line)?, known)
+    }
+
+    /// The event of a stored line whose envelope is already read (the fast path of
+    /// [`StoredEvent::from_line_of`]); None where a part does not decode.
+    pub(crate) fn from_view(
+        view: &crate::line::LineView<'_>,
+        known: Option<&Account>,
+    ) -> Option<StoredEvent> {
         fn text(part: &[u8]) -> Option<&str> {
             std::str::from_utf8(part).ok()
         }
-        let view = crate::line::LineView::parse(line)?;
         let kind = EventType::parse(text(view.event_type)?)?;
         let account = match known {
             Some(a) if a.as_str() == view.account => a.clone(),

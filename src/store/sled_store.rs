@@ -836,18 +836,8 @@ impl SledStore {
 
     /// Appends the events of one chunk of `account`'s stream copy (a `streams` value) with seq
     /// up to `head` to `out`.
+    /// Leaves out, undecoded, the lines `needed` rules out.
     fn read_copy_chunk(
-        &self,
-        account: &Account,
-        value: &[u8],
-        head: u64,
-        out: &mut Vec<StoredEvent>,
-    ) -> Result<(), StoreError> {
-        self.read_copy_chunk_for(account, value, head, &Needed::default(), out)
-    }
-
-    /// [`SledStore::read_copy_chunk`], leaving out undecoded the lines `needed` rules out.
-    fn read_copy_chunk_for(
         &self,
         account: &Account,
         value: &[u8],
@@ -864,10 +854,16 @@ impl SledStore {
             let line = block.line(i).ok_or_else(|| {
                 self.corrupt(0, format!("stream of {account}: line bounds are damaged"))
             })?;
-            if !needed.keeps(line) {
+            // The envelope is read once: to judge the line, then to decode it. A line that
+            // does not read as stored goes to the full parser, which explains what is wrong.
+            let view = LineView::parse(line);
+            if view.as_ref().is_some_and(|v| !needed.keeps(v)) {
                 continue;
             }
-            let event = self.decode_copy_line(account, line)?;
+            let event = match view.and_then(|v| StoredEvent::from_view(&v, Some(account))) {
+                Some(event) => event,
+                None => self.decode_copy_line(account, line)?,
+            };
             if event.seq <= head {
                 out.push(event);
             }
@@ -875,10 +871,9 @@ impl SledStore {
         Ok(())
     }
 
-    /// Copies the committed lines `from..=to` into their accounts' streams (and, for a merge,
-    /// the absorbed account's). Idempotent: a line at or below a chunk's last seq is skipped,
-    /// so recovery can run it again over a range partly done.
-    /// Rebuilds the stream copies of `from..=to` from the log (recovery): one pass.
+    /// Rebuilds the stream copies of `from..=to` from the log (recovery), in one pass.
+    /// Idempotent: a line at or below a chunk's last seq is skipped (`merge_streams`), so it
+    /// can run again over a range partly done.
     fn append_streams(&self, from: u64, to: u64) -> Result<(), StoreError> {
         if from > to {
             return Ok(());
@@ -1001,14 +996,7 @@ struct Needed {
 }
 
 impl Needed {
-    fn keeps(&self, line: &[u8]) -> bool {
-        if self.until.is_none() && self.known_at.is_none() {
-            return true;
-        }
-        // A line that does not read as stored is decoded, and refused, as usual.
-        let Some(view) = LineView::parse(line) else {
-            return true;
-        };
+    fn keeps(&self, view: &LineView<'_>) -> bool {
         if matches!(view.event_type, b"event_voided" | b"accounts_merged") {
             return true;
         }
@@ -1356,13 +1344,7 @@ impl Store for SledStore {
     }
 
     fn account_events(&self, account: &Account) -> Result<Vec<StoredEvent>, StoreError> {
-        let head = self.visible_head().seq;
-        let mut out = Vec::new();
-        for kv in self.streams.scan_prefix(stream_prefix(account.as_str())) {
-            let (_, value) = kv.map_err(|e| self.engine(e))?;
-            self.read_copy_chunk(account, &value, head, &mut out)?;
-        }
-        Ok(out)
+        self.account_events_for(account, None, None)
     }
 
     fn account_events_for(
@@ -1379,7 +1361,7 @@ impl Store for SledStore {
         let mut out = Vec::new();
         for kv in self.streams.scan_prefix(stream_prefix(account.as_str())) {
             let (_, value) = kv.map_err(|e| self.engine(e))?;
-            self.read_copy_chunk_for(account, &value, head, &needed, &mut out)?;
+            self.read_copy_chunk(account, &value, head, &needed, &mut out)?;
         }
         Ok(out)
     }
@@ -1431,7 +1413,7 @@ impl Store for SledStore {
             let Some((account, events)) = current.as_mut() else {
                 continue;
             };
-            self.read_copy_chunk_for(account, &value, head, &needed, events)?;
+            self.read_copy_chunk(account, &value, head, &needed, events)?;
         }
         if let Some((account, events)) = current.take() {
             if !visit(account, events)? {
@@ -2106,6 +2088,15 @@ impl<'a> Verifier<'a> {
                 *problem = Some((seq, message));
             }
         };
+        let missing = |w: &[u8; ID_ENTRY], problem: &mut Option<(u64, String)>| {
+            let id = Uuid::from_slice(&w[..16]).unwrap_or_default();
+            let at = read_u64(&w[16..]).unwrap_or(1);
+            note(
+                at,
+                format!("id index does not map {id} to seq {at}"),
+                problem,
+            );
+        };
         for kv in self.store.index.scan_prefix([BUCKET_PREFIX]) {
             let (_, value) = kv.map_err(|e| self.store.engine(e))?;
             if value.len() % ID_ENTRY != 0 {
@@ -2118,13 +2109,7 @@ impl<'a> Verifier<'a> {
                 };
                 // Expected entries sorting before this stored one are missing from the index.
                 while let Some(w) = want.next_if(|w| w[..] < *stored) {
-                    let id = Uuid::from_slice(&w[..16]).unwrap_or_default();
-                    let at = read_u64(&w[16..]).unwrap_or(1);
-                    note(
-                        at,
-                        format!("id index does not map {id} to seq {at}"),
-                        &mut problem,
-                    );
+                    missing(w, &mut problem);
                 }
                 if want.next_if(|w| w[..] == *stored).is_none() {
                     note(
@@ -2136,13 +2121,7 @@ impl<'a> Verifier<'a> {
             }
         }
         for w in want {
-            let id = Uuid::from_slice(&w[..16]).unwrap_or_default();
-            let at = read_u64(&w[16..]).unwrap_or(1);
-            note(
-                at,
-                format!("id index does not map {id} to seq {at}"),
-                &mut problem,
-            );
+            missing(w, &mut problem);
         }
         if let Some((seq, message)) = problem {
             self.bad(seq.max(1), message);
