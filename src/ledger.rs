@@ -219,13 +219,38 @@ impl<'s> Ledger<'s> {
         until: Option<Date>,
         known_at: Option<Instant>,
     ) -> Result<StreamMap, LedgerError> {
+        let events = self.store.account_events_for(account, until, known_at)?;
+        self.closure_from(account, events, until, known_at)
+    }
+
+    /// The merge closure of `account` whose own events (`account_events_for` with the same
+    /// `until` and `known_at`) the caller has read: the accounts it absorbed are read too.
+    fn closure_from(
+        &self,
+        account: &Account,
+        events: Vec<StoredEvent>,
+        until: Option<Date>,
+        known_at: Option<Instant>,
+    ) -> Result<StreamMap, LedgerError> {
         let mut raw = StreamMap::new();
-        let mut queue = VecDeque::from([account.clone()]);
-        while let Some(a) = queue.pop_front() {
-            if raw.contains_key(&a) || raw.len() > crate::domain::state::MAX_MERGE_DEPTH * 8 {
-                continue;
-            }
-            let events = self.store.account_events_for(&a, until, known_at)?;
+        let mut queue = VecDeque::new();
+        let mut next = Some((account.clone(), events));
+        loop {
+            let (a, events) = match next.take() {
+                Some(first) => first,
+                None => match queue.pop_front() {
+                    Some(a) => {
+                        if raw.contains_key(&a)
+                            || raw.len() > crate::domain::state::MAX_MERGE_DEPTH * 8
+                        {
+                            continue;
+                        }
+                        let events = self.store.account_events_for(&a, until, known_at)?;
+                        (a, events)
+                    }
+                    None => break,
+                },
+            };
             for e in &events {
                 if let Body::AccountsMerged(m) = &e.event.body {
                     if e.event.account == a {
@@ -236,6 +261,25 @@ impl<'s> Ledger<'s> {
             raw.insert(a, events);
         }
         Ok(raw)
+    }
+
+    /// [`Ledger::folded`] on `as_of` of an account whose own events the caller has read
+    /// (`Store::account_events_for(account, Some(as_of), None)`, as the report walk gives
+    /// them): only the accounts it absorbed are read.
+    pub fn folded_from(
+        &self,
+        account: &Account,
+        events: Vec<StoredEvent>,
+        as_of: Date,
+    ) -> Result<State, LedgerError> {
+        let raw = self.closure_from(account, events, Some(as_of), None)?;
+        Ok(fold_from_raw(
+            &raw,
+            account,
+            &self.catalog,
+            Some(as_of),
+            None,
+        ))
     }
 }
 

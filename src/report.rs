@@ -12,10 +12,10 @@ use std::io::{self, BufWriter, Write};
 use serde::Serialize;
 
 use crate::cli::{Exit, ReportFormat};
-use crate::domain::state::{ProductKey, State, StreamMap, Subscription, TermStatus, Token};
+use crate::domain::state::{ProductKey, State, Subscription, TermStatus, Token};
 use crate::domain::view;
-use crate::event::{format_date, Account, Body, Date, Line};
-use crate::ledger::{fold_from_raw, Ledger, LedgerError};
+use crate::event::{format_date, Account, Date, Line};
+use crate::ledger::{Ledger, LedgerError};
 
 /// Folds every account with events of its own (sorted by name) from the events dated on or
 /// before `as_of`, maps each state with `map`, and hands the results to `visit` in name order;
@@ -75,9 +75,8 @@ pub fn for_each_state<T: Send>(
 /// Below this many accounts the report folds on one thread.
 const PARALLEL_FROM_ACCOUNTS: usize = 32;
 
-/// Folds each of `accounts` as [`Ledger::folded`] does, from the events the store hands over:
-/// an account's own stream is its whole history unless it absorbed others (R26), and only
-/// then is its merge closure read.
+/// Folds each of `accounts` as [`Ledger::folded`] does, from the events the store hands over
+/// (only the accounts an account absorbed, R26, are read besides).
 fn fold_each(
     ledger: &Ledger<'_>,
     accounts: &[Account],
@@ -87,23 +86,14 @@ fn fold_each(
     let mut failed: Option<LedgerError> = None;
     ledger
         .store()
-        .for_each_account_events(accounts, Some(as_of), &mut |account, events| {
-            let absorbed_others = events.iter().any(|e| {
-                e.event.account == *account && matches!(e.event.body, Body::AccountsMerged(_))
-            });
-            let state = if absorbed_others {
-                match ledger.folded(account, Some(as_of), None) {
-                    Ok(state) => state,
-                    Err(e) => {
-                        failed = Some(e);
-                        return Ok(false);
-                    }
-                }
-            } else {
-                let raw = StreamMap::from([(account.clone(), events)]);
-                fold_from_raw(&raw, account, ledger.catalog(), Some(as_of), None)
-            };
-            Ok(each(state))
+        .for_each_account_events(accounts, Some(as_of), &mut |account, events| match ledger
+            .folded_from(account, events, as_of)
+        {
+            Ok(state) => Ok(each(state)),
+            Err(e) => {
+                failed = Some(e);
+                Ok(false)
+            }
         })?;
     failed.map_or(Ok(()), |e| Err(e.into()))
 }
