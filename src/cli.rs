@@ -233,10 +233,10 @@ pub fn run(cli: Cli) -> Result<(), Exit> {
                         .map_err(|e| Exit::usage(format!("--known-at: {e}")))
                 })
                 .transpose()?;
-            let store = open_store(&cli.db)?;
-            let ledger = Ledger::new(&store, catalog);
-            let view = ledger.state(&account, as_of, known_at)?;
-            print_state(&view, json)
+            reading(&cli.db, |store| {
+                let view = Ledger::new(store, catalog).state(&account, as_of, known_at)?;
+                print_state(&view, json)
+            })
         }
         Command::Replay {
             files,
@@ -247,29 +247,24 @@ pub fn run(cli: Cli) -> Result<(), Exit> {
         } => {
             let account = parse_account(&account)?;
             let as_of = parse_date_arg("--as-of", &as_of)?;
-            let memory = MemoryStore::new();
-            let sled;
-            let store: &dyn Store = if with_ledger {
-                sled = open_store(&cli.db)?;
-                &sled
-            } else {
-                &memory
-            };
-            let ledger = Ledger::new(store, catalog);
             let lines = input_lines(&files)?;
-            match ledger.replay(lines, now(), &account, as_of)? {
+            let replay = |store: &dyn Store| match Ledger::new(store, catalog).replay(
+                lines,
+                now(),
+                &account,
+                as_of,
+            )? {
                 Ok(view) => print_state(&view, json),
                 Err(errors) => Err(print_rejections(&errors, "replayed")),
+            };
+            if with_ledger {
+                reading(&cli.db, |store| replay(store))
+            } else {
+                replay(&MemoryStore::new())
             }
         }
-        Command::Log { from_seq } => {
-            let store = open_store(&cli.db)?;
-            log(&store, from_seq)
-        }
-        Command::Verify { json, deep } => {
-            let store = open_store(&cli.db)?;
-            verify(&store, json, deep)
-        }
+        Command::Log { from_seq } => reading(&cli.db, |store| log(store, from_seq)),
+        Command::Verify { json, deep } => reading(&cli.db, |store| verify(store, json, deep)),
         Command::History {
             account,
             from,
@@ -279,9 +274,9 @@ pub fn run(cli: Cli) -> Result<(), Exit> {
             let account = parse_account(&account)?;
             let from = from.map(|d| parse_date_arg("--from", &d)).transpose()?;
             let to = to.map(|d| parse_date_arg("--to", &d)).transpose()?;
-            let store = open_store(&cli.db)?;
-            let ledger = Ledger::new(&store, catalog);
-            queries::history(&ledger, &account, from, to, json)
+            reading(&cli.db, |store| {
+                queries::history(&Ledger::new(store, catalog), &account, from, to, json)
+            })
         }
         Command::Diff {
             account,
@@ -292,9 +287,9 @@ pub fn run(cli: Cli) -> Result<(), Exit> {
             let account = parse_account(&account)?;
             let from = parse_date_arg("--from", &from)?;
             let to = parse_date_arg("--to", &to)?;
-            let store = open_store(&cli.db)?;
-            let ledger = Ledger::new(&store, catalog);
-            queries::diff(&ledger, &account, from, to, json)
+            reading(&cli.db, |store| {
+                queries::diff(&Ledger::new(store, catalog), &account, from, to, json)
+            })
         }
         Command::Upcoming {
             as_of,
@@ -305,9 +300,9 @@ pub fn run(cli: Cli) -> Result<(), Exit> {
                 Some(d) => parse_date_arg("--as-of", &d)?,
                 None => now().date_naive(),
             };
-            let store = open_store(&cli.db)?;
-            let ledger = Ledger::new(&store, catalog);
-            queries::upcoming(&ledger, as_of, within, json)
+            reading(&cli.db, |store| {
+                queries::upcoming(&Ledger::new(store, catalog), as_of, within, json)
+            })
         }
         Command::Report {
             as_of,
@@ -316,9 +311,9 @@ pub fn run(cli: Cli) -> Result<(), Exit> {
         } => {
             let as_of = parse_date_arg("--as-of", &as_of)?;
             let format = if json { ReportFormat::Json } else { format };
-            let store = open_store(&cli.db)?;
-            let ledger = Ledger::new(&store, catalog);
-            report::report(&ledger, as_of, format)
+            reading(&cli.db, |store| {
+                report::report(&Ledger::new(store, catalog), as_of, format)
+            })
         }
         Command::Gen {
             accounts,
@@ -348,6 +343,15 @@ fn load_catalog(path: Option<&Path>) -> Result<Catalog, Exit> {
 
 pub fn open_store(path: &Path) -> Result<SledStore, Exit> {
     SledStore::open(path).map_err(Exit::from)
+}
+
+/// Runs a query command on the store opened for reading, then ends the handle without sled's
+/// shutdown flush: the process exits next and wrote nothing (see `SledStore::close_reading`).
+fn reading<T>(path: &Path, query: impl FnOnce(&SledStore) -> Result<T, Exit>) -> Result<T, Exit> {
+    let store = SledStore::open_for_reading(path).map_err(Exit::from)?;
+    let result = query(&store);
+    store.close_reading();
+    result
 }
 
 fn parse_account(s: &str) -> Result<Account, Exit> {

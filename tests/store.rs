@@ -309,6 +309,44 @@ fn sled_keeps_everything_across_reopen() {
 }
 
 #[test]
+fn sled_handle_opened_for_reading_answers_the_same_and_refuses_appends() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let head = {
+        let store = open(&path);
+        append(
+            &store,
+            (0..30).map(|i| verified(&format!("a{}", i % 3))).collect(),
+        )
+        .unwrap()
+    };
+    let expected = {
+        let store = open(&path);
+        all_events(&store)
+    };
+    {
+        let reader = SledStore::open_for_reading(&path).unwrap();
+        assert_eq!(reader.head().unwrap(), head);
+        assert_eq!(all_events(&reader), expected);
+        assert_eq!(reader.account_version(&account("a1")).unwrap(), 10);
+        verify_clean(&reader);
+        let refused = reader
+            .begin()
+            .err()
+            .expect("a reading handle must not append");
+        assert!(
+            refused.to_string().contains("opened for reading"),
+            "{refused}"
+        );
+    }
+    // Dropped normally, the reading handle left the store as it was, ready for appends.
+    let store = open(&path);
+    assert_eq!(all_events(&store), expected);
+    append(&store, vec![verified("a1")]).unwrap();
+    verify_clean(&store);
+}
+
+#[test]
 fn sled_dropped_batch_is_gone_after_reopen_too() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("db");
