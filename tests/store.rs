@@ -892,3 +892,159 @@ fn for_each_account_events_equals_account_events_one_by_one() {
         assert_eq!(count, 3);
     });
 }
+
+/// A store large enough that `verify` splits the log into two halves and the copies into two
+/// ranges of names: 6,000 events over 200 accounts, with merges.
+fn large_store(dir: &Path) -> std::path::PathBuf {
+    let path = dir.join("db");
+    let store = open(&path);
+    for batch in 0..12 {
+        let events = (0..500)
+            .map(|i| {
+                let n = batch * 500 + i;
+                let name = format!("acct{:03}", (n * 7) % 200);
+                if n % 97 == 0 {
+                    let absorbed = account(&format!("gone{:03}", n % 200));
+                    event(&name, Body::AccountsMerged(MergeData { absorbed }))
+                } else {
+                    verified(&name)
+                }
+            })
+            .collect();
+        append(&store, events).unwrap();
+    }
+    path
+}
+
+/// The first seq of the block that holds `seq`.
+fn block_start(store: &SledStore, seq: u64) -> u64 {
+    let all = blocks(store);
+    all[locate(&all, seq).0].0
+}
+
+/// A fresh copy of the store at `path`, damaged by `damage`; returns verify's first problem.
+fn damaged(path: &Path, damage: impl FnOnce(&SledStore)) -> (u64, String) {
+    let copy = tempfile::tempdir().unwrap();
+    copy_dir(path, &copy.path().join("db"));
+    let store = open(&copy.path().join("db"));
+    damage(&store);
+    let report = store.verify(&mut |_, _| {}).unwrap();
+    report.first_bad.expect("verify must find the damage")
+}
+
+fn flip_line(store: &SledStore, seq: u64) {
+    let all = blocks(store);
+    let (b, i) = locate(&all, seq);
+    let mut lines = all[b].1.clone();
+    let at = lines[i].len() / 2;
+    lines[i][at] ^= 0x04;
+    put_block(store, all[b].0, &lines);
+}
+
+/// Rewrites the copy chunk of `name` holding `seq` without that line.
+fn drop_copy_line(store: &SledStore, name: &str, seq: u64) {
+    use partner_ledger::line::LineView;
+    let streams = store.raw_db().open_tree("streams").unwrap();
+    for kv in streams.scan_prefix(format!("{name}\0").as_bytes()) {
+        let (key, value) = kv.unwrap();
+        let lines = raw::decode_block(&value[8..]).unwrap();
+        let kept: Vec<Vec<u8>> = lines
+            .iter()
+            .filter(|l| LineView::parse(l).unwrap().seq != seq)
+            .cloned()
+            .collect();
+        if kept.len() < lines.len() {
+            let mut v = value[..8].to_vec();
+            v.extend(raw::encode_block(&kept));
+            streams.insert(key, v).unwrap();
+            return;
+        }
+    }
+    panic!("no copy line {seq} under {name}");
+}
+
+#[test]
+fn verify_on_two_threads_names_the_first_damage_in_either_half() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = large_store(dir.path());
+    let store = open(&path);
+    verify_clean(&store);
+    let head = store.head().unwrap().seq;
+    // Where the second half starts: the block holding the middle event.
+    let split = block_start(&store, head / 2);
+    assert!(split > 1 && split < head);
+    drop(store);
+
+    for seq in [3, split - 1, split, split + 1, head - 2, head] {
+        let (bad, message) = damaged(&path, |s| flip_line(s, seq));
+        assert_eq!(
+            bad, seq,
+            "flipped seq {seq} (halves meet at {split}): {message}"
+        );
+    }
+    let (bad, message) = damaged(&path, |s| {
+        let events = s.raw_db().open_tree(raw::EVENTS_TREE).unwrap();
+        events.remove(split.to_be_bytes()).unwrap();
+    });
+    assert_eq!(bad, split, "{message}");
+    assert!(message.contains("missing"), "{message}");
+}
+
+#[test]
+fn verify_on_two_threads_checks_copies_and_indexes_in_both_name_ranges() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = large_store(dir.path());
+    let store = open(&path);
+    // Accounts low and high in name order, and an absorbed one.
+    let names = ["acct003", "acct196", "gone097"];
+    let firsts: Vec<Vec<StoredEvent>> = names
+        .iter()
+        .map(|n| store.account_events(&account(n)).unwrap())
+        .collect();
+    drop(store);
+
+    for (name, events) in names.iter().zip(&firsts) {
+        // A byte changed in the copy: named at the account's first event.
+        let (bad, message) = damaged(&path, |s| {
+            let streams = s.raw_db().open_tree("streams").unwrap();
+            let (key, value) = streams
+                .scan_prefix(format!("{name}\0").as_bytes())
+                .next()
+                .unwrap()
+                .unwrap();
+            let mut lines = raw::decode_block(&value[8..]).unwrap();
+            let text = String::from_utf8(lines[0].clone()).unwrap();
+            lines[0] = text.replacen("2024-01-01", "2024-01-02", 1).into_bytes();
+            let mut v = value[..8].to_vec();
+            v.extend(raw::encode_block(&lines));
+            streams.insert(key, v).unwrap();
+        });
+        assert_eq!(bad, events[0].seq, "{name}: {message}");
+        assert!(
+            message.contains(&format!("stream copy of {name}")),
+            "{message}"
+        );
+
+        // A line missing from the copy: named at its seq.
+        let gone = events[events.len() / 2].seq;
+        let (bad, message) = damaged(&path, |s| drop_copy_line(s, name, gone));
+        assert_eq!(bad, gone, "{name}: {message}");
+        assert!(
+            message.contains(&format!("stream copy of {name} lacks event {gone}")),
+            "{message}"
+        );
+
+        // The account index without its last entry: named at that entry.
+        let (bad, message) = damaged(&path, |s| {
+            let index = s.raw_db().open_tree("index").unwrap();
+            let key: Vec<u8> = [b"a".as_slice(), name.as_bytes()].concat();
+            let list = index.get(&key).unwrap().unwrap();
+            index.insert(&key, &list[..list.len() - 8]).unwrap();
+        });
+        assert_eq!(bad, events.last().unwrap().seq, "{name}: {message}");
+        assert!(
+            message.contains(&format!("account index of {name}")),
+            "{message}"
+        );
+    }
+}

@@ -1,0 +1,769 @@
+//! `verify` for the sled store, on two threads.
+//!
+//! 1. The log, in two halves by seq (one per thread): every line parses, carries its seq,
+//!    hashes to its stored hash over its exact bytes, and links to the line before; the halves
+//!    are joined where they meet. What later steps need is kept: each line's hash, its id
+//!    entry, the seqs of merges, a sample of account names.
+//! 2. The copies, in two ranges of account names (one per thread), each merged in name order
+//!    with the account index; the id index on a third task. A copy line is the log's line when
+//!    it hashes to the hash the log has at its seq; an account's copy holds its own lines with
+//!    versions counting 1, 2, 3… and the merges that absorbed it, in seq order; together the
+//!    copies hold every seq once as its account's line (a bitmap) and every merge once more
+//!    (a list). The account index must equal the list each copy gives.
+//!
+//! So every line is read and hashed twice (log and copy), split evenly between the threads,
+//! and no per-account table is kept. The lowest bad seq found wins; past a break in the chain
+//! nothing is checked.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use super::*;
+
+/// Fewer events than this are checked on one thread.
+const SPLIT_FROM: u64 = 4096;
+/// One line in this many lends its account name to the sample that splits the copies.
+const SAMPLE_EVERY: u64 = 64;
+
+pub(super) fn verify(
+    store: &SledStore,
+    deep: bool,
+    progress: Progress<'_>,
+) -> Result<VerifyReport, StoreError> {
+    let mut problems = Problems::default();
+    let head = store.disk_head().unwrap_or_else(|_| {
+        problems.note(1, "head marker does not decode".into());
+        Head::EMPTY
+    });
+
+    // 1. The log.
+    let split = log_split(store, head.seq)?;
+    let counter = AtomicU64::new(0);
+    let done_b = &counter;
+    let (a, b) = std::thread::scope(|scope| {
+        let b = split.map(|start| {
+            scope.spawn(move || {
+                let mut part = LogPart::new(start, None);
+                let keys = store.events.range(seq_key(start)..);
+                let result = part.scan(store, deep, head.seq, keys, &mut |n| {
+                    done_b.store(n, Ordering::Relaxed)
+                });
+                result.map(|()| part)
+            })
+        });
+        let mut a = LogPart::new(1, Some(ZERO_HASH));
+        let scanned = match split {
+            Some(end) => a.scan(
+                store,
+                deep,
+                head.seq,
+                store.events.range(..seq_key(end)),
+                &mut |n| progress(n + done_b.load(Ordering::Relaxed), head.seq),
+            ),
+            None => a.scan(store, deep, head.seq, store.events.iter(), &mut |n| {
+                progress(n, head.seq)
+            }),
+        };
+        let b = b.map(|h| {
+            h.join()
+                .unwrap_or_else(|_| Err(store.corrupt(1, "the check of the log failed")))
+        });
+        (scanned.map(|()| a), b.transpose())
+    });
+    let mut a = a?;
+    let b = b?;
+    problems.merge(a.problems.take());
+    let limit = match b {
+        Some(mut b) => {
+            problems.merge(b.problems.take());
+            a.join(b, &mut problems)
+        }
+        None => a.end(&mut problems),
+    };
+    let log = a;
+    if limit.is_none() {
+        log.check_end(&head, &mut problems);
+    }
+    let checked = limit.map_or(log.last_seq(), |l| l - 1);
+    progress(checked, head.seq);
+
+    // 2. The copies with the account index, and the id index.
+    let key = log.split_name();
+    let key = key.as_deref();
+    let log = &log;
+    let (low, high, ids) = std::thread::scope(|scope| {
+        let high = key
+            .map(|key| scope.spawn(move || CopyRange::check(store, log, checked, Some(key), None)));
+        let ids = scope.spawn(move || check_ids(store, log, checked));
+        let low = CopyRange::check(store, log, checked, None, key);
+        let failed = || store.corrupt(1, "the check of the indexes failed");
+        let high = high.map(|h| h.join().unwrap_or_else(|_| Err(failed())));
+        let ids = ids.join().unwrap_or_else(|_| Err(failed()));
+        (low, high.transpose(), ids)
+    });
+    let mut copies = low?;
+    if let Some(high) = high? {
+        copies.absorb(high);
+    }
+    // Coverage first: at the same seq, a copy that lacks a line explains an index that
+    // disagrees with it.
+    copies.check_coverage(store, log, checked, &mut problems)?;
+    problems.merge(copies.problems.take());
+    problems.merge(ids?.take());
+    check_marker(store, head.seq, &mut problems);
+    Ok(VerifyReport {
+        events: checked,
+        first_bad: problems.take(),
+    })
+}
+
+/// The seq where the second half of the log starts: the first seq of the block holding the
+/// middle event (None: too few events, or nothing to split).
+fn log_split(store: &SledStore, head: u64) -> Result<Option<u64>, StoreError> {
+    if head < SPLIT_FROM {
+        return Ok(None);
+    }
+    let Some(kv) = store.events.range(..=seq_key(head / 2)).next_back() else {
+        return Ok(None);
+    };
+    let (key, _) = kv.map_err(|e| store.engine(e))?;
+    Ok(read_u64(&key).filter(|&first| first > 1))
+}
+
+/// The lowest bad seq seen, with what is wrong there (the first noted wins a tie).
+#[derive(Default)]
+struct Problems(Option<(u64, String)>);
+
+impl Problems {
+    fn note(&mut self, seq: u64, message: String) {
+        if self.0.as_ref().is_none_or(|(s, _)| seq < *s) {
+            self.0 = Some((seq.max(1), message));
+        }
+    }
+
+    fn merge(&mut self, other: Option<(u64, String)>) {
+        if let Some((seq, message)) = other {
+            self.note(seq, message);
+        }
+    }
+
+    fn take(&mut self) -> Option<(u64, String)> {
+        self.0.take()
+    }
+}
+
+/// What a scan of a run of the log found.
+struct LogPart {
+    start: u64,
+    /// Next seq expected; the scan stops at the first break of the chain.
+    next: u64,
+    broken: bool,
+    problems: Problems,
+    /// The hash of the line before (None at the start of a second half, which the join
+    /// checks with `first_prev`).
+    prev: Option<Hash>,
+    first_prev: Option<[u8; 64]>,
+    /// The first half of the hash of every line checked, from `start` (a copy line must hash
+    /// to its own stored hash in full and share this half with the log's line: forging one
+    /// takes a second preimage of 128 bits; half the table is fewer cache misses).
+    hashes: Vec<HalfHash>,
+    ids: Vec<[u8; ID_ENTRY]>,
+    /// Seqs of merges that absorbed another account (their second copy).
+    merges: Vec<u64>,
+    names: Vec<Box<[u8]>>,
+    /// Latest recorded_at seen, as stored (fixed-width RFC 3339: text order is time order).
+    max_recorded_at: Vec<u8>,
+}
+
+impl LogPart {
+    fn new(start: u64, prev: Option<Hash>) -> LogPart {
+        LogPart {
+            start,
+            next: start,
+            broken: false,
+            problems: Problems::default(),
+            prev,
+            first_prev: None,
+            hashes: Vec::new(),
+            ids: Vec::new(),
+            merges: Vec::new(),
+            names: Vec::new(),
+            max_recorded_at: Vec::new(),
+        }
+    }
+
+    /// A break in the chain: everything after it is unreliable, so stop there.
+    fn break_at(&mut self, seq: u64, message: String) {
+        self.problems.note(seq, message);
+        self.broken = true;
+    }
+
+    fn scan(
+        &mut self,
+        store: &SledStore,
+        deep: bool,
+        head: u64,
+        blocks: sled::Iter,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<(), StoreError> {
+        for kv in blocks {
+            let (key, value) = kv.map_err(|e| store.engine(e))?;
+            self.check_block(store, deep, head, &key, &value);
+            if self.broken {
+                break;
+            }
+            progress(self.next - self.start);
+        }
+        // Sorted here, on this half's thread; the id check merges the halves.
+        self.ids.sort_unstable();
+        Ok(())
+    }
+
+    fn check_block(&mut self, store: &SledStore, deep: bool, head: u64, key: &[u8], value: &[u8]) {
+        let next = self.next;
+        let Some(first) = read_u64(key) else {
+            return self.break_at(next, "a block key is damaged".into());
+        };
+        if first != next {
+            return self.gap(first);
+        }
+        let block = match Block::decode(value) {
+            Ok(b) => b,
+            Err(m) => return self.break_at(next, m),
+        };
+        for i in 0..block.len() {
+            let seq = first + i as u64;
+            match block.line(i) {
+                Some(line) => self.check_line(store, deep, head, seq, line),
+                None => self.break_at(seq, "line bounds are damaged".into()),
+            }
+            if self.broken {
+                return;
+            }
+            self.next = seq + 1;
+        }
+    }
+
+    /// The next block starts at `first` instead of the seq expected.
+    fn gap(&mut self, first: u64) {
+        let next = self.next;
+        let what = if first > next {
+            "is missing"
+        } else {
+            "is stored twice"
+        };
+        self.break_at(next.min(first), format!("event {} {what}", next.min(first)));
+    }
+
+    fn check_line(&mut self, store: &SledStore, deep: bool, head: u64, seq: u64, line: &[u8]) {
+        if seq > head {
+            return self.break_at(seq, format!("stored beyond the committed head {head}"));
+        }
+        let Some(view) = LineView::parse(line) else {
+            return self.break_at(seq, "stored line does not have the stored form".into());
+        };
+        if view.seq != seq {
+            return self.break_at(seq, format!("holds seq {} instead", view.seq));
+        }
+        match &self.prev {
+            Some(prev) if !hex_equals(prev, view.prev_hash_hex) => {
+                return self.break_at(seq, "prev_hash does not link to the previous event".into())
+            }
+            Some(_) => {}
+            None => self.first_prev = view.prev_hash_hex.try_into().ok(),
+        }
+        // The hash covers the exact stored bytes (less the two hash members): a line that
+        // hashes to its stored hash is byte for byte the line that was sealed.
+        let hash = view.body_hash();
+        if !hex_equals(&hash, view.hash_hex) {
+            return self.break_at(seq, "hash does not match the event's content".into());
+        }
+        if deep {
+            match store.decode_line(seq, line) {
+                Ok(event) if event.to_line().as_bytes() == line => {}
+                Ok(_) => return self.break_at(seq, "stored line is not in canonical form".into()),
+                Err(StoreError::Corrupt { message, .. }) => return self.break_at(seq, message),
+                Err(e) => return self.break_at(seq, e.to_string()),
+            }
+        }
+        let Some(id) = Uuid::try_parse_ascii(view.id).ok() else {
+            return self.break_at(seq, "id does not decode".into());
+        };
+        self.ids.push(id_entry(&id, seq));
+        if view.absorbed().is_some_and(|a| a != view.account) {
+            self.merges.push(seq);
+        }
+        if seq.is_multiple_of(SAMPLE_EVERY) {
+            self.names.push(view.account.as_bytes().into());
+        }
+        if view.recorded_at > self.max_recorded_at.as_slice() {
+            self.max_recorded_at = view.recorded_at.to_vec();
+        }
+        self.hashes.push(half(&hash));
+        self.prev = Some(hash);
+    }
+
+    /// Joins the second half `b` (which starts where this half's blocks end) onto this one;
+    /// returns the first seq not checked if the chain broke.
+    fn join(&mut self, mut b: LogPart, problems: &mut Problems) -> Option<u64> {
+        if self.broken {
+            return Some(self.next);
+        }
+        if self.next != b.start {
+            self.gap(b.start);
+            problems.merge(self.problems.take());
+            return Some(self.next.min(b.start));
+        }
+        let linked = match (&self.prev, &b.first_prev) {
+            (Some(prev), Some(hex)) => hex_equals(prev, hex),
+            // The second half holds nothing (its first line broke, or it is empty).
+            _ => true,
+        };
+        if !linked {
+            let message = "prev_hash does not link to the previous event".to_string();
+            problems.note(b.start, message);
+            return Some(b.start);
+        }
+        self.next = b.next;
+        self.broken = b.broken;
+        if b.prev.is_some() {
+            self.prev = b.prev;
+        }
+        self.hashes.append(&mut b.hashes);
+        self.ids = merge_sorted(std::mem::take(&mut self.ids), b.ids);
+        self.merges.append(&mut b.merges);
+        self.names.append(&mut b.names);
+        if b.max_recorded_at > self.max_recorded_at {
+            self.max_recorded_at = b.max_recorded_at;
+        }
+        self.end(problems)
+    }
+
+    /// The first seq not checked, if the chain broke.
+    fn end(&mut self, problems: &mut Problems) -> Option<u64> {
+        problems.merge(self.problems.take());
+        self.broken.then_some(self.next)
+    }
+
+    fn last_seq(&self) -> u64 {
+        self.next - 1
+    }
+
+    /// The log ends where the head marker says, with its hash and latest recorded_at.
+    fn check_end(&self, head: &Head, problems: &mut Problems) {
+        let last = self.last_seq();
+        if last != head.seq {
+            return problems.note(
+                self.next,
+                format!("events end at {last}, the head says {}", head.seq),
+            );
+        }
+        if self.prev.unwrap_or(ZERO_HASH) != head.hash {
+            return problems.note(last, "head marker's hash is not the last event's".into());
+        }
+        let latest = std::str::from_utf8(&self.max_recorded_at)
+            .ok()
+            .filter(|t| !t.is_empty())
+            .and_then(|t| crate::event::parse_instant(t).ok());
+        if latest != head.recorded_at {
+            problems.note(last, "head marker's recorded_at is not the latest".into());
+        }
+    }
+
+    /// The first half of the hash the log has at `seq` (a checked seq).
+    fn hash(&self, seq: u64) -> Option<&HalfHash> {
+        self.hashes.get(usize::try_from(seq.checked_sub(1)?).ok()?)
+    }
+
+    /// The median of the sampled account names: lines split evenly by name on either side.
+    fn split_name(&self) -> Option<Vec<u8>> {
+        if self.hashes.len() < SPLIT_FROM as usize || self.names.len() < 2 {
+            return None;
+        }
+        let mut names: Vec<&[u8]> = self.names.iter().map(|n| &n[..]).collect();
+        let middle = names.len() / 2;
+        let (_, median, _) = names.select_nth_unstable(middle);
+        Some(median.to_vec())
+    }
+}
+
+type HalfHash = [u8; 16];
+
+fn half(hash: &Hash) -> HalfHash {
+    let mut h = [0; 16];
+    h.copy_from_slice(&hash[..16]);
+    h
+}
+
+/// Two sorted lists as one.
+fn merge_sorted<T: Ord + Copy>(a: Vec<T>, b: Vec<T>) -> Vec<T> {
+    let mut out = Vec::with_capacity(a.len() + b.len());
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() && j < b.len() {
+        if b[j] < a[i] {
+            out.push(b[j]);
+            j += 1;
+        } else {
+            out.push(a[i]);
+            i += 1;
+        }
+    }
+    out.extend_from_slice(&a[i..]);
+    out.extend_from_slice(&b[j..]);
+    out
+}
+
+/// What the copies of a range of account names showed.
+struct CopyRange {
+    problems: Problems,
+    /// One bit per checked seq: held by its account's copy.
+    held: Vec<u64>,
+    /// Seqs of merges held by the absorbed account's copy.
+    absorbed: Vec<u64>,
+}
+
+/// One account's copy as it is read.
+struct CopyRead {
+    name: Vec<u8>,
+    /// Its entries as the account index must hold them (MERGE_FLAG on absorbed merges).
+    entries: Vec<u64>,
+    version: u64,
+    /// What is wrong with the copy, if anything.
+    wrong: Option<&'static str>,
+}
+
+impl CopyRange {
+    /// Reads the copies of the names in `[from, to)` with their account-index entries.
+    fn check(
+        store: &SledStore,
+        log: &LogPart,
+        checked: u64,
+        from: Option<&[u8]>,
+        to: Option<&[u8]>,
+    ) -> Result<CopyRange, StoreError> {
+        let words = usize::try_from(checked / 64 + 1).unwrap_or(usize::MAX);
+        let mut range = CopyRange {
+            problems: Problems::default(),
+            held: vec![0; words],
+            absorbed: Vec::new(),
+        };
+        let index_key = |name: Option<&[u8]>, last: u8| match name {
+            Some(n) => [&[ACCOUNT_PREFIX][..], n].concat(),
+            None => vec![last],
+        };
+        let index_from = index_key(from, ACCOUNT_PREFIX);
+        let index_to = index_key(to, ACCOUNT_PREFIX + 1);
+        let mut index = store.index.range(index_from..index_to).peekable();
+        let copies = match (from, to) {
+            (Some(f), Some(t)) => store.streams.range(f..t),
+            (Some(f), None) => store.streams.range(f..),
+            (None, Some(t)) => store.streams.range(..t),
+            (None, None) => store.streams.iter(),
+        };
+        let mut current: Option<CopyRead> = None;
+        let mut damaged_keys = false;
+        for kv in copies {
+            let (key, value) = kv.map_err(|e| store.engine(e))?;
+            let Some(split) = key.iter().position(|&b| b == 0) else {
+                damaged_keys = true;
+                continue;
+            };
+            let name = &key[..split];
+            if current.as_ref().is_none_or(|c| c.name != name) {
+                if let Some(done) = current.take() {
+                    range.finish(store, done, &mut index, checked)?;
+                }
+                current = Some(CopyRead {
+                    name: name.to_vec(),
+                    entries: Vec::new(),
+                    version: 0,
+                    wrong: None,
+                });
+            }
+            if let Some(copy) = current.as_mut().filter(|c| c.wrong.is_none()) {
+                range.read_chunk(copy, &value, log, checked);
+            }
+        }
+        if let Some(done) = current.take() {
+            range.finish(store, done, &mut index, checked)?;
+        }
+        // Index entries of accounts without a copy.
+        for kv in index {
+            let (key, value) = kv.map_err(|e| store.engine(e))?;
+            range.no_copy(&key[1..], &value, checked);
+        }
+        if damaged_keys {
+            range.problems.note(1, "a stream key is damaged".into());
+        }
+        Ok(range)
+    }
+
+    fn read_chunk(&mut self, copy: &mut CopyRead, value: &[u8], log: &LogPart, checked: u64) {
+        let block = value
+            .get(8..)
+            .ok_or_else(String::new)
+            .and_then(Block::decode);
+        let Ok(block) = block else {
+            copy.wrong = Some("does not decode");
+            return;
+        };
+        for i in 0..block.len() {
+            let Some(view) = block.line(i).and_then(LineView::parse) else {
+                copy.wrong = Some("does not decode");
+                return;
+            };
+            let seq = view.seq;
+            if seq > checked {
+                continue;
+            }
+            let in_order = copy.entries.last().is_none_or(|&e| e & !MERGE_FLAG < seq);
+            // The log's line at this seq, byte for byte (and so its account and version).
+            let hash = view.body_hash();
+            let same =
+                in_order && log.hash(seq) == Some(&half(&hash)) && hex_equals(&hash, view.hash_hex);
+            if !same {
+                copy.wrong = Some("does not match the log");
+                return;
+            }
+            if view.account.as_bytes() == copy.name.as_slice() {
+                copy.version += 1;
+                if view.version != copy.version {
+                    let message = format!(
+                        "version {} where {} was expected",
+                        view.version, copy.version
+                    );
+                    self.problems.note(seq, message);
+                }
+                copy.entries.push(seq);
+                if let Some(word) = self.held.get_mut((seq / 64) as usize) {
+                    *word |= 1 << (seq % 64);
+                }
+            } else if view.absorbed().map(str::as_bytes) == Some(copy.name.as_slice()) {
+                copy.entries.push(seq | MERGE_FLAG);
+                self.absorbed.push(seq);
+            } else {
+                copy.wrong = Some("does not match the log");
+                return;
+            }
+        }
+    }
+
+    /// Compares a copy read whole with the account index (advanced to its name).
+    fn finish(
+        &mut self,
+        store: &SledStore,
+        copy: CopyRead,
+        index: &mut std::iter::Peekable<sled::Iter>,
+        checked: u64,
+    ) -> Result<(), StoreError> {
+        let mut stored = None;
+        while let Some(kv) = index.next_if(|kv| {
+            kv.as_ref()
+                .map_or(true, |(key, _)| key.get(1..) <= Some(copy.name.as_slice()))
+        }) {
+            let (key, value) = kv.map_err(|e| store.engine(e))?;
+            if key[1..] == copy.name[..] {
+                stored = Some(value);
+            } else {
+                self.no_copy(&key[1..], &value, checked);
+            }
+        }
+        let name = String::from_utf8_lossy(&copy.name);
+        let stored_entries = stored.as_ref().map(|v| below(decode_entries(v), checked));
+        let first = stored_entries
+            .as_ref()
+            .and_then(|e| e.first())
+            .or(copy.entries.first())
+            .map_or(1, |e| e & !MERGE_FLAG);
+        if let Some(what) = copy.wrong {
+            self.problems
+                .note(first, format!("stream copy of {name} {what}"));
+            return Ok(());
+        }
+        if std::str::from_utf8(&copy.name)
+            .ok()
+            .and_then(|n| Account::parse(n).ok())
+            .is_none()
+        {
+            self.problems
+                .note(first, format!("account name {name:?} does not decode"));
+        }
+        match (stored, stored_entries) {
+            (Some(value), _) if value.len() % 8 != 0 => {
+                let message = format!("account index of {name} does not decode");
+                self.problems.note(first, message);
+            }
+            (Some(_), Some(stored)) => {
+                if let Some(at) = first_difference(&stored, &copy.entries) {
+                    let at = at & !MERGE_FLAG;
+                    let message = format!("account index of {name} is wrong at seq {at}");
+                    self.problems.note(at, message);
+                }
+            }
+            _ => {
+                if let Some(&at) = copy.entries.first() {
+                    let message = format!("account index lacks {name}");
+                    self.problems.note(at & !MERGE_FLAG, message);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// An account-index entry with no copy beside it.
+    fn no_copy(&mut self, name: &[u8], value: &[u8], checked: u64) {
+        if let Some(&first) = below(decode_entries(value), checked).first() {
+            let name = String::from_utf8_lossy(name);
+            self.problems.note(
+                first & !MERGE_FLAG,
+                format!("stream copy of {name} is missing"),
+            );
+        }
+    }
+
+    fn absorb(&mut self, other: CopyRange) {
+        self.problems.merge(other.problems.0);
+        for (word, theirs) in self.held.iter_mut().zip(other.held) {
+            *word |= theirs;
+        }
+        self.absorbed.extend(other.absorbed);
+    }
+
+    /// Every checked seq is held by its account's copy, and every merge also by the copy of
+    /// the account it absorbed; what is not is named at its seq.
+    fn check_coverage(
+        &mut self,
+        store: &SledStore,
+        log: &LogPart,
+        checked: u64,
+        problems: &mut Problems,
+    ) -> Result<(), StoreError> {
+        let missing = (1..=checked).find(|&seq| {
+            self.held
+                .get((seq / 64) as usize)
+                .is_none_or(|w| w & (1 << (seq % 64)) == 0)
+        });
+        if let Some(seq) = missing {
+            let name = account_at(store, seq)?;
+            problems.note(seq, format!("stream copy of {name} lacks event {seq}"));
+        }
+        self.absorbed.sort_unstable();
+        let merges = log.merges.iter().take_while(|&&s| s <= checked);
+        if let Some(seq) = first_difference_iter(merges.copied(), self.absorbed.iter().copied()) {
+            let name = absorbed_at(store, seq)?;
+            problems.note(seq, format!("stream copy of {name} lacks event {seq}"));
+        }
+        Ok(())
+    }
+}
+
+/// The first value where two ascending sequences differ.
+fn first_difference_iter(
+    a: impl Iterator<Item = u64>,
+    b: impl Iterator<Item = u64>,
+) -> Option<u64> {
+    let mut a = a.peekable();
+    let mut b = b.peekable();
+    loop {
+        match (a.peek(), b.peek()) {
+            (Some(x), Some(y)) if x == y => {
+                a.next();
+                b.next();
+            }
+            (Some(&x), Some(&y)) => return Some(x.min(y)),
+            (Some(&x), None) => return Some(x),
+            (None, Some(&y)) => return Some(y),
+            (None, None) => return None,
+        }
+    }
+}
+
+/// Entries up to `checked` (a break in the chain leaves the rest unchecked).
+fn below(entries: impl Iterator<Item = u64>, checked: u64) -> Vec<u64> {
+    entries.filter(|e| e & !MERGE_FLAG <= checked).collect()
+}
+
+/// The account of the log's line at `seq` (a checked seq), for naming a missing copy line.
+fn account_at(store: &SledStore, seq: u64) -> Result<String, StoreError> {
+    with_line(store, seq, |view| view.account.to_string())
+}
+
+/// The account a merge at `seq` absorbed.
+fn absorbed_at(store: &SledStore, seq: u64) -> Result<String, StoreError> {
+    with_line(store, seq, |view| {
+        view.absorbed().unwrap_or("?").to_string()
+    })
+}
+
+fn with_line(
+    store: &SledStore,
+    seq: u64,
+    f: impl FnOnce(&LineView) -> String,
+) -> Result<String, StoreError> {
+    let Some(kv) = store.events.range(..=seq_key(seq)).next_back() else {
+        return Ok("?".into());
+    };
+    let (key, value) = kv.map_err(|e| store.engine(e))?;
+    let line = read_u64(&key)
+        .zip(Block::decode(&value).ok())
+        .and_then(|(first, block)| {
+            let line = block.line(usize::try_from(seq.checked_sub(first)?).ok()?)?;
+            LineView::parse(line).map(|view| f(&view))
+        });
+    Ok(line.unwrap_or_else(|| "?".into()))
+}
+
+/// The id index holds exactly one entry per checked event, mapping its id to its seq: the
+/// entries the events call for (sorted) and the stored buckets (in key order, each sorted:
+/// together sorted by uuid) are merged in one pass; the first difference is named at the
+/// lower seq involved.
+fn check_ids(store: &SledStore, log: &LogPart, checked: u64) -> Result<Problems, StoreError> {
+    let seq_of = |e: &[u8]| read_u64(&e[16..]).unwrap_or(1);
+    let mut want = log
+        .ids
+        .iter()
+        .filter(|e| seq_of(&e[..]) <= checked)
+        .peekable();
+    let mut problems = Problems::default();
+    let missing = |w: &[u8; ID_ENTRY], problems: &mut Problems| {
+        let id = Uuid::from_slice(&w[..16]).unwrap_or_default();
+        let at = seq_of(&w[..]);
+        problems.note(at, format!("id index does not map {id} to seq {at}"));
+    };
+    for kv in store.index.scan_prefix([BUCKET_PREFIX]) {
+        let (_, value) = kv.map_err(|e| store.engine(e))?;
+        if value.len() % ID_ENTRY != 0 {
+            problems.note(1, "an id bucket does not decode".into());
+            continue;
+        }
+        for stored in value.chunks_exact(ID_ENTRY) {
+            let seq = seq_of(stored);
+            if seq > checked {
+                continue;
+            }
+            // Expected entries sorting before this stored one are missing from the index.
+            while let Some(w) = want.next_if(|w| w[..] < *stored) {
+                missing(w, &mut problems);
+            }
+            if want.next_if(|w| w[..] == *stored).is_none() {
+                let message = "id index holds an entry that matches no event".to_string();
+                problems.note(seq, message);
+            }
+        }
+    }
+    for w in want {
+        missing(w, &mut problems);
+    }
+    Ok(problems)
+}
+
+/// The indexes are marked complete through the head.
+fn check_marker(store: &SledStore, head: u64, problems: &mut Problems) {
+    match store.indexed_through() {
+        Ok(through) if through != head => problems.note(
+            through.min(head) + 1,
+            format!("indexes are marked complete through {through}, the head is {head}"),
+        ),
+        Ok(_) => {}
+        Err(_) => problems.note(1, "index marker does not decode".into()),
+    }
+}
