@@ -167,7 +167,7 @@ impl<'s> Ledger<'s> {
         known_at: Option<Instant>,
     ) -> Result<State, LedgerError> {
         let raw = self.closure_for(account, as_of, known_at)?;
-        Ok(fold_from_raw(&raw, account, &self.catalog, as_of, known_at))
+        Ok(fold_owned(raw, account, &self.catalog, as_of, known_at))
     }
 
     /// [`Ledger::state`] from the full raw streams, without letting the store leave out what
@@ -273,13 +273,7 @@ impl<'s> Ledger<'s> {
         as_of: Date,
     ) -> Result<State, LedgerError> {
         let raw = self.closure_from(account, events, Some(as_of), None)?;
-        Ok(fold_from_raw(
-            &raw,
-            account,
-            &self.catalog,
-            Some(as_of),
-            None,
-        ))
+        Ok(fold_owned(raw, account, &self.catalog, Some(as_of), None))
     }
 }
 
@@ -304,14 +298,25 @@ fn view_from_raw(
     known_at: Option<Instant>,
     known_at_text: Option<String>,
 ) -> StateView {
-    // The raw streams are not needed afterwards: filter them in place rather than copy.
+    let state = fold_owned(raw, account, catalog, Some(as_of), known_at);
+    project(&state, as_of, known_at_text)
+}
+
+/// [`fold_from_raw`] on streams the caller gives up: they are filtered in place, no event is
+/// copied (every query and the report fold this way).
+fn fold_owned(
+    raw: StreamMap,
+    account: &Account,
+    catalog: &Catalog,
+    as_of: Option<Date>,
+    known_at: Option<Instant>,
+) -> State {
     let streams: StreamMap = raw
         .into_iter()
-        .map(|(a, events)| (a, prepare_stream_owned(events, known_at, Some(as_of))))
+        .map(|(a, events)| (a, prepare_stream_owned(events, known_at, as_of)))
         .collect();
     let ctx = Context::new(&streams, catalog, Mode::Project);
-    let state = fold(account, &ctx).unwrap_or_else(|_| State::new(account.clone()));
-    project(&state, as_of, known_at_text)
+    fold(account, &ctx).unwrap_or_else(|_| State::new(account.clone()))
 }
 
 // ------------------------------------------------------------------------------------------------
