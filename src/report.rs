@@ -2,8 +2,8 @@
 //! current offer, status and anniversary and counts of what the account holds.
 //!
 //! It streams: accounts are read in name order from their per-account copies, each folded
-//! exactly as `state` folds it ([`for_each_state`], on two threads, one state per thread at a
-//! time), and each row is written as soon as it is known (CSV and JSON), so memory stays
+//! exactly as `state` folds it ([`for_each_state`], on two threads reading from both ends, one
+//! state per thread at a time), and each row is written as soon as it is known (CSV and JSON), so memory stays
 //! bounded whatever the ledger's size. Counts are taken from the folded state directly, with the same
 //! status rules as the projection (`domain::view`), without building the whole projection.
 
@@ -14,88 +14,64 @@ use serde::Serialize;
 use crate::cli::{Exit, ReportFormat};
 use crate::domain::state::{ProductKey, State, Subscription, TermStatus, Token};
 use crate::domain::view;
-use crate::event::{format_date, Account, Date, Line};
+use crate::event::{format_date, Date, Line};
 use crate::ledger::{Ledger, LedgerError};
 
 /// Folds every account with events of its own (sorted by name) from the events dated on or
 /// before `as_of`, maps each state with `map`, and hands the results to `visit` in name order;
 /// `visit` returns false to stop.
 ///
-/// Accounts are read one at a time in name order ([`crate::store::Store::for_each_account_events`]:
-/// for the sled store, one sequential pass over the per-account copies) and each is folded
-/// exactly as [`Ledger::folded`] folds it. The second half of the accounts is folded on a
-/// second thread meanwhile; one state per thread is held at a time, plus the second half's
-/// mapped results until the first half is done.
+/// The copies are read from both ends at once ([`crate::store::Store::for_each_account_events_from_both_ends`]):
+/// this thread folds accounts in name order and visits each at once; a second thread folds
+/// them in reverse name order, keeping the mapped results, until the two meet, so each thread
+/// does about half the work however it is spread, with no list of accounts read first. Each
+/// account is folded exactly as [`Ledger::folded`] folds it; one state per thread is held at a
+/// time, plus the second thread's mapped results until the first is done.
 pub fn for_each_state<T: Send>(
     ledger: &Ledger<'_>,
     as_of: Date,
     map: &(dyn Fn(&State) -> T + Sync),
     visit: &mut dyn FnMut(T) -> bool,
 ) -> Result<(), Exit> {
-    let accounts = ledger.store().accounts()?;
-    let half = if accounts.len() >= PARALLEL_FROM_ACCOUNTS {
-        accounts.len() / 2
-    } else {
-        accounts.len()
-    };
-    let (first, second) = accounts.split_at(half);
-    std::thread::scope(|scope| {
-        let later = scope.spawn(|| {
-            let mut out = Vec::with_capacity(second.len());
-            fold_each(ledger, second, as_of, &mut |state| {
-                out.push(map(&state));
-                true
-            })
-            .map(|()| out)
-        });
-        let mut stopped = false;
-        let now = fold_each(ledger, first, as_of, &mut |state| {
-            stopped = !visit(map(&state));
-            !stopped
-        });
-        let later = later.join().unwrap_or_else(|_| {
-            Err(Exit {
-                code: crate::cli::EXIT_REJECTED,
-                message: Some("folding the second half of the accounts failed".into()),
-            })
-        });
-        now?;
-        if stopped {
-            return Ok(());
-        }
-        for t in later? {
-            if !visit(t) {
-                break;
-            }
-        }
-        Ok(())
-    })
-}
-
-/// Below this many accounts the report folds on one thread.
-const PARALLEL_FROM_ACCOUNTS: usize = 32;
-
-/// Folds each of `accounts` as [`Ledger::folded`] does, from the events the store hands over
-/// (only the accounts an account absorbed, R26, are read besides).
-fn fold_each(
-    ledger: &Ledger<'_>,
-    accounts: &[Account],
-    as_of: Date,
-    each: &mut dyn FnMut(State) -> bool,
-) -> Result<(), Exit> {
     let mut failed: Option<LedgerError> = None;
-    ledger
-        .store()
-        .for_each_account_events(accounts, Some(as_of), &mut |account, events| match ledger
-            .folded_from(account, events, as_of)
-        {
-            Ok(state) => Ok(each(state)),
+    let mut failed_late: Option<LedgerError> = None;
+    let mut later: Vec<T> = Vec::new();
+    let mut stopped = false;
+    ledger.store().for_each_account_events_from_both_ends(
+        Some(as_of),
+        &mut |account, events| match ledger.folded_from(account, events, as_of) {
+            Ok(state) => {
+                stopped = !visit(map(&state));
+                Ok(!stopped)
+            }
             Err(e) => {
                 failed = Some(e);
                 Ok(false)
             }
-        })?;
-    failed.map_or(Ok(()), |e| Err(e.into()))
+        },
+        &mut |account, events| match ledger.folded_from(account, events, as_of) {
+            Ok(state) => {
+                later.push(map(&state));
+                Ok(true)
+            }
+            Err(e) => {
+                failed_late = Some(e);
+                Ok(false)
+            }
+        },
+    )?;
+    if let Some(e) = failed.or(failed_late) {
+        return Err(e.into());
+    }
+    if stopped {
+        return Ok(());
+    }
+    for t in later.into_iter().rev() {
+        if !visit(t) {
+            break;
+        }
+    }
+    Ok(())
 }
 
 /// One row of the report.

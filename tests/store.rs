@@ -1048,3 +1048,77 @@ fn verify_on_two_threads_checks_copies_and_indexes_in_both_name_ranges() {
         );
     }
 }
+
+/// The walk from both ends hands every account with events of its own to exactly one side
+/// (front in name order, back in reverse), with what `account_events_for` gives; accounts only
+/// absorbed are left out, accounts whose every event is after `until` are not; stopping stops
+/// both sides.
+#[test]
+fn walking_from_both_ends_hands_each_account_to_one_side_once() {
+    both(|store| {
+        let until = parse_date("2024-06-30").unwrap();
+        let mut events: Vec<Event> = (0..400)
+            .map(|i| verified(&format!("a{:03}", (i * 37) % 150)))
+            .collect();
+        let mut late = verified("a075-late");
+        late.date = parse_date("2025-06-01").unwrap();
+        events.push(late);
+        events.push(event(
+            "a100",
+            Body::AccountsMerged(MergeData {
+                absorbed: account("a050-gone"),
+            }),
+        ));
+        append(store, events).unwrap();
+
+        let mut front: Vec<(Account, Vec<StoredEvent>)> = Vec::new();
+        let mut back: Vec<(Account, Vec<StoredEvent>)> = Vec::new();
+        store
+            .for_each_account_events_from_both_ends(
+                Some(until),
+                &mut |a, e| {
+                    front.push((a.clone(), e));
+                    Ok(true)
+                },
+                &mut |a, e| {
+                    back.push((a.clone(), e));
+                    Ok(true)
+                },
+            )
+            .unwrap();
+        assert!(front.windows(2).all(|w| w[0].0 < w[1].0));
+        assert!(back.windows(2).all(|w| w[0].0 > w[1].0));
+        let seen: Vec<_> = front.into_iter().chain(back.into_iter().rev()).collect();
+        let want: Vec<_> = store
+            .accounts()
+            .unwrap()
+            .into_iter()
+            .map(|a| {
+                let e = store.account_events_for(&a, Some(until), None).unwrap();
+                (a, e)
+            })
+            .collect();
+        assert_eq!(seen.len(), 151);
+        assert!(seen.iter().any(|(a, _)| a.as_str() == "a075-late"));
+        assert!(!seen.iter().any(|(a, _)| a.as_str() == "a050-gone"));
+        assert_eq!(seen, want);
+
+        // A side that stops ends both walks.
+        let (mut count, mut other) = (0, 0);
+        store
+            .for_each_account_events_from_both_ends(
+                Some(until),
+                &mut |_, _| {
+                    count += 1;
+                    Ok(count < 3)
+                },
+                &mut |_, _| {
+                    other += 1;
+                    Ok(true)
+                },
+            )
+            .unwrap();
+        assert_eq!(count, 3);
+        assert!(count + other < 151, "{other} accounts after the stop");
+    });
+}

@@ -67,6 +67,10 @@ pub struct VerifyReport {
 pub type AccountVisitor<'a> =
     &'a mut dyn FnMut(&Account, Vec<StoredEvent>) -> Result<bool, StoreError>;
 
+/// An [`AccountVisitor`] that may run on another thread.
+pub type SendAccountVisitor<'a> =
+    &'a mut (dyn FnMut(&Account, Vec<StoredEvent>) -> Result<bool, StoreError> + Send);
+
 /// Called now and then with (done, total) during long work.
 pub type Progress<'a> = &'a mut dyn FnMut(u64, u64);
 
@@ -117,6 +121,21 @@ pub trait Store: Sync {
             }
         }
         Ok(())
+    }
+
+    /// [`Store::for_each_account_events`] over every account of [`Store::accounts`], in two
+    /// halves that size themselves: `front` is handed accounts in name order on this thread
+    /// and `back` in reverse name order on another, until the two meet. Every account goes to
+    /// exactly one of them; either returning false stops both. The default hands every
+    /// account to `front`.
+    fn for_each_account_events_from_both_ends(
+        &self,
+        until: Option<Date>,
+        front: AccountVisitor<'_>,
+        back: SendAccountVisitor<'_>,
+    ) -> Result<(), StoreError> {
+        let _ = back;
+        self.for_each_account_events(&self.accounts()?, until, front)
     }
 
     /// The account's own version (number of its own events; 0 when none).

@@ -20,7 +20,10 @@ use chrono::DateTime;
 use uuid::Uuid;
 
 use super::memory::{absorbed_other, check_continues, first_difference};
-use super::{AccountVisitor, AppendBatch, Head, Progress, Store, StoreError, VerifyReport};
+use super::{
+    AccountVisitor, AppendBatch, Head, Progress, SendAccountVisitor, Store, StoreError,
+    VerifyReport,
+};
 use crate::event::{
     format_date, format_instant, Account, Date, Hash, Instant, StoredEvent, ZERO_HASH,
 };
@@ -881,6 +884,77 @@ impl SledStore {
     /// Appends the events of one chunk of `account`'s stream copy (a `streams` value) with seq
     /// up to `head` to `out`.
     /// Leaves out, undecoded, the lines `needed` rules out.
+    /// Walks the stream copies from one end, handing each account with events of its own
+    /// (as [`Store::accounts`] lists them) to `visit` until the walk from the other end has
+    /// claimed the next account.
+    fn walk_copies(
+        &self,
+        head: u64,
+        needed: &Needed,
+        meeting: &Meeting,
+        end: End,
+        visit: AccountVisitor<'_>,
+    ) -> Result<(), StoreError> {
+        let copies: Box<dyn Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>> = match end {
+            End::Front => Box::new(self.streams.iter()),
+            End::Back => Box::new(self.streams.iter().rev()),
+        };
+        // The account being read, and its chunks in walk order.
+        let mut current: Option<(Vec<u8>, Vec<sled::IVec>)> = None;
+        let mut finish = |name: &[u8], chunks: Vec<sled::IVec>| -> Result<bool, StoreError> {
+            let account = std::str::from_utf8(name)
+                .ok()
+                .and_then(|n| Account::parse(n).ok())
+                .ok_or_else(|| self.corrupt(1, "a stream key is damaged"))?;
+            let mut events = Vec::new();
+            let mut own = false;
+            let in_order: Box<dyn Iterator<Item = &sled::IVec>> = match end {
+                End::Front => Box::new(chunks.iter()),
+                End::Back => Box::new(chunks.iter().rev()),
+            };
+            for value in in_order {
+                self.read_copy_chunk_noting_own(
+                    &account,
+                    value,
+                    head,
+                    needed,
+                    &mut events,
+                    &mut own,
+                )?;
+            }
+            Ok(!own || visit(&account, events)?)
+        };
+        for kv in copies {
+            let (key, value) = kv.map_err(|e| self.engine(e))?;
+            let name = key
+                .split(|&b| b == 0)
+                .next()
+                .filter(|n| n.len() < key.len())
+                .ok_or_else(|| self.corrupt(1, "a stream key is damaged"))?;
+            if current.as_ref().is_none_or(|(n, _)| n.as_slice() != name) {
+                if let Some((done, chunks)) = current.take() {
+                    if !finish(&done, chunks)? {
+                        meeting.stop();
+                        return Ok(());
+                    }
+                }
+                if !meeting.claim(end, name) {
+                    return Ok(());
+                }
+                current = Some((name.to_vec(), Vec::new()));
+            }
+            if let Some((_, chunks)) = current.as_mut() {
+                chunks.push(value);
+            }
+        }
+        if let Some((done, chunks)) = current.take() {
+            if !finish(&done, chunks)? {
+                meeting.stop();
+            }
+        }
+        Ok(())
+    }
+
     fn read_copy_chunk(
         &self,
         account: &Account,
@@ -888,6 +962,20 @@ impl SledStore {
         head: u64,
         needed: &Needed,
         out: &mut Vec<StoredEvent>,
+    ) -> Result<(), StoreError> {
+        self.read_copy_chunk_noting_own(account, value, head, needed, out, &mut false)
+    }
+
+    /// [`SledStore::read_copy_chunk`], also setting `own` when a line up to the head is the
+    /// account's own event (left out by `needed` or not: [`Store::accounts`] counts it).
+    fn read_copy_chunk_noting_own(
+        &self,
+        account: &Account,
+        value: &[u8],
+        head: u64,
+        needed: &Needed,
+        out: &mut Vec<StoredEvent>,
+        own: &mut bool,
     ) -> Result<(), StoreError> {
         let block = value
             .get(8..)
@@ -901,7 +989,8 @@ impl SledStore {
             // The envelope is read once: to judge the line, then to decode it. A line that
             // does not read as stored goes to the full parser, which explains what is wrong.
             let view = LineView::parse(line);
-            if view.as_ref().is_some_and(|v| !needed.keeps(v)) {
+            if let Some(v) = view.as_ref().filter(|v| !needed.keeps(v)) {
+                *own |= v.seq <= head && v.account == account.as_str();
                 continue;
             }
             let event = match view.and_then(|v| StoredEvent::from_view(&v, Some(account))) {
@@ -909,6 +998,7 @@ impl SledStore {
                 None => self.decode_copy_line(account, line)?,
             };
             if event.seq <= head {
+                *own |= event.event.account == *account;
                 out.push(event);
             }
         }
@@ -1026,6 +1116,51 @@ impl SledStore {
             return Ok(None);
         };
         Ok(bucket_lookup(&bucket, id.as_bytes()))
+    }
+}
+
+/// Which end of the copies a walk starts from.
+#[derive(Clone, Copy)]
+enum End {
+    Front,
+    Back,
+}
+
+/// Where two walks over the copies, one from each end, have got to: the last account each
+/// claimed. An account is claimed under the lock before it is read, so none is read twice
+/// and none is skipped; a walk stops when the next account is the other's.
+#[derive(Default)]
+struct Meeting {
+    claimed: Mutex<Claimed>,
+    stopped: std::sync::atomic::AtomicBool,
+}
+
+/// The last account name each walk claimed.
+#[derive(Default)]
+struct Claimed {
+    front: Option<Vec<u8>>,
+    back: Option<Vec<u8>>,
+}
+
+impl Meeting {
+    fn claim(&self, end: End, name: &[u8]) -> bool {
+        if self.stopped.load(Ordering::Relaxed) {
+            return false;
+        }
+        let mut claimed = self.claimed.lock().unwrap_or_else(|p| p.into_inner());
+        let Claimed { front, back } = &mut *claimed;
+        let (mine, free) = match end {
+            End::Front => (front, back.as_deref().is_none_or(|b| name < b)),
+            End::Back => (back, front.as_deref().is_none_or(|f| name > f)),
+        };
+        if free {
+            *mine = Some(name.to_vec());
+        }
+        free
+    }
+
+    fn stop(&self) {
+        self.stopped.store(true, Ordering::Relaxed);
     }
 }
 
@@ -1472,6 +1607,30 @@ impl Store for SledStore {
             }
         }
         Ok(())
+    }
+
+    fn for_each_account_events_from_both_ends(
+        &self,
+        until: Option<Date>,
+        front: AccountVisitor<'_>,
+        back: SendAccountVisitor<'_>,
+    ) -> Result<(), StoreError> {
+        let head = self.visible_head().seq;
+        let needed = Needed {
+            until: until.map(|d| format_date(d).into_bytes()),
+            known_at: None,
+        };
+        let meeting = Meeting::default();
+        std::thread::scope(|scope| {
+            let (needed, meeting) = (&needed, &meeting);
+            let back =
+                scope.spawn(move || self.walk_copies(head, needed, meeting, End::Back, back));
+            let front = self.walk_copies(head, needed, meeting, End::Front, front);
+            let back = back.join().unwrap_or_else(|_| {
+                Err(self.corrupt(1, "reading the accounts from the last one failed"))
+            });
+            front.and(back)
+        })
     }
 
     fn account_version(&self, account: &Account) -> Result<u64, StoreError> {
