@@ -118,8 +118,11 @@ impl<'s> Ledger<'s> {
             return Ok(Err(errors)); // the batch is dropped: nothing written
         }
         let report = session.report.clone();
+        // The session's tables (ids, folded states: ~150 bytes per event) are freed before the
+        // store writes its indexes and copies, the peak of a large import.
+        let batch = session.into_batch();
         if report.appended > 0 {
-            session.batch.commit()?;
+            batch.commit()?;
         }
         Ok(Ok(report))
     }
@@ -383,6 +386,11 @@ impl AppendBatch for ScratchBatch {
 }
 
 impl<'a> Session<'a> {
+    /// The batch, with everything else the session held dropped.
+    fn into_batch(self) -> Box<dyn AppendBatch + 'a> {
+        self.batch
+    }
+
     fn new(
         store: &'a dyn Store,
         catalog: &'a Catalog,

@@ -1949,11 +1949,14 @@ impl AppendBatch for SledBatch<'_> {
             .insert(KEY_HEAD, encode_head(&head))
             .map_err(|e| store.engine(e))?;
         store.db.flush().map_err(|e| store.engine(e))?;
-        // Committed. Indexes follow; a crash here is finished by `recover` on the next open.
+        // Committed. Indexes follow; a crash here is finished by `recover` on the next open,
+        // which redoes both (idempotently) until the marker written last says they are done.
+        // The index entries go first so that their memory is freed before the copies are
+        // written (the peak of a large import).
+        store.apply_index(std::mem::take(&mut self.delta), None)?;
+        self.versions = HashMap::new();
         std::mem::take(&mut self.streams).finish(store)?;
-
-        let delta = std::mem::take(&mut self.delta);
-        store.apply_index(delta, Some(head.seq))?;
+        store.apply_index(IndexDelta::default(), Some(head.seq))?;
         *store.visible.write().unwrap_or_else(|p| p.into_inner()) = head;
         Ok(head)
     }
