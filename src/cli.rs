@@ -215,7 +215,7 @@ pub fn run(cli: Cli) -> Result<(), Exit> {
     let catalog = load_catalog(cli.catalog.as_deref())?;
     match cli.command {
         Command::Append { files } => {
-            let store = open_store(&cli.db)?;
+            let store = SledStore::open_for_appending(&cli.db).map_err(Exit::from)?;
             append(&store, catalog, &files)
         }
         Command::State {
@@ -339,10 +339,6 @@ fn load_catalog(path: Option<&Path>) -> Result<Catalog, Exit> {
         })
         .map_err(|e| Exit::usage(format!("--catalog {}: {e}", path.display())))?;
     Catalog::parse(&text).map_err(|e| Exit::usage(format!("--catalog {}: {e}", path.display())))
-}
-
-pub fn open_store(path: &Path) -> Result<SledStore, Exit> {
-    SledStore::open(path).map_err(Exit::from)
 }
 
 /// Runs a query command on the store opened for reading, then ends the handle without sled's

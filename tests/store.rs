@@ -344,6 +344,12 @@ fn sled_handle_opened_for_reading_answers_the_same_and_refuses_appends() {
     assert_eq!(all_events(&store), expected);
     append(&store, vec![verified("a1")]).unwrap();
     verify_clean(&store);
+    drop(store);
+    // A handle opened for one bulk append (a smaller cache) appends like any other.
+    let appender = SledStore::open_for_appending(&path).unwrap();
+    append(&appender, (0..50).map(|_| verified("a2")).collect()).unwrap();
+    assert_eq!(appender.account_version(&account("a2")).unwrap(), 60);
+    verify_clean(&appender);
 }
 
 #[test]
