@@ -355,3 +355,45 @@ fn query_processes_end_without_a_flush_and_leave_the_store_whole() {
     let out = f.cmd().arg("verify").output().unwrap();
     assert_eq!(out.status.code(), Some(0));
 }
+
+#[test]
+fn a_query_that_derives_missing_copies_leaves_them_durable() {
+    // A store from before the stream copies existed gets them derived by whichever process
+    // opens it first; a query process ends without sled's shutdown flush, so recovery must
+    // flush what it derived itself.
+    let f = Fixture::new();
+    let out = f
+        .cmd()
+        .args(["gen", "--accounts", "400", "--seed", "7"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let ledger = f.file("gen.jsonl", &out.stdout);
+    let (code, _, err) = f.append(&ledger);
+    assert_eq!(code, 0, "{err}");
+    let report = |f: &Fixture| {
+        let out = f
+            .cmd()
+            .args(["report", "--as-of", "2025-06-30", "--format", "csv"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0));
+        out.stdout
+    };
+    let before = report(&f);
+    {
+        let store = partner_ledger::store::sled_store::SledStore::open(&f.db).unwrap();
+        let streams = store.raw_db().open_tree("streams").unwrap();
+        streams.clear().unwrap();
+        store.raw_db().flush().unwrap();
+    }
+    assert_eq!(report(&f), before, "the first query derives the copies");
+    let out = f.cmd().arg("verify").output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert_eq!(report(&f), before);
+}

@@ -1128,3 +1128,58 @@ fn walking_from_both_ends_hands_each_account_to_one_side_once() {
         assert!(count + other < 151, "{other} accounts after the stop");
     });
 }
+
+/// With an unbroken chain, what the indexes hold beyond the head is damage too: a copy line,
+/// an account-list entry or an id entry past the last event is named, not skipped.
+#[test]
+fn verify_names_index_entries_and_copy_lines_beyond_the_head() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = filled_store(dir.path(), 10);
+    let head = open(&path).head().unwrap().seq;
+
+    // A line past the head at the end of acct3's copy (its chunk header saying so too).
+    let (bad, message) = damaged(&path, |s| {
+        let streams = s.raw_db().open_tree("streams").unwrap();
+        let (key, value) = streams.scan_prefix(b"acct3\0").last().unwrap().unwrap();
+        let mut lines = raw::decode_block(&value[8..]).unwrap();
+        let last = String::from_utf8(lines.last().unwrap().clone()).unwrap();
+        let seq = partner_ledger::line::LineView::parse(last.as_bytes())
+            .unwrap()
+            .seq;
+        let beyond = last.replace(
+            &format!("\"seq\":{seq},"),
+            &format!("\"seq\":{},", head + 1),
+        );
+        assert_ne!(beyond, last);
+        lines.push(beyond.into_bytes());
+        let mut v = (head + 1).to_be_bytes().to_vec();
+        v.extend(raw::encode_block(&lines));
+        streams.insert(key, v).unwrap();
+    });
+    assert!(message.contains("stream copy of acct3"), "{bad}: {message}");
+
+    // An account-list entry past the head.
+    let (bad, message) = damaged(&path, |s| {
+        let index = s.raw_db().open_tree("index").unwrap();
+        let key: Vec<u8> = [b"a".as_slice(), b"acct3"].concat();
+        let mut list = index.get(&key).unwrap().unwrap().to_vec();
+        list.extend((head + 2).to_be_bytes());
+        index.insert(&key, list).unwrap();
+    });
+    assert_eq!(bad, head + 2, "{message}");
+    assert!(message.contains("account index of acct3"), "{message}");
+
+    // An id entry past the head, in the bucket of an existing id, sorting after it.
+    let (bad, message) = damaged(&path, |s| {
+        let index = s.raw_db().open_tree("index").unwrap();
+        let (key, value) = index.scan_prefix(b"i").next().unwrap().unwrap();
+        let mut entries = value.to_vec();
+        let mut stray = entries[entries.len() - 24..].to_vec();
+        stray[15] = stray[15].wrapping_add(1);
+        stray[16..].copy_from_slice(&(head + 3).to_be_bytes());
+        entries.extend(stray);
+        index.insert(key, entries).unwrap();
+    });
+    assert_eq!(bad, head + 3, "{message}");
+    assert!(message.contains("id index"), "{message}");
+}

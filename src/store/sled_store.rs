@@ -105,10 +105,10 @@ const ID_ENTRY: usize = 24;
 /// Called with (seq, stored line); returns whether to go on.
 type LineVisitor<'a> = &'a mut dyn FnMut(u64, &[u8]) -> Result<bool, StoreError>;
 
-/// Escape hatch for tests that play the attacker with write access to the files.
-#[doc(hidden)]
 mod verify;
 
+/// Escape hatch for tests that play the attacker with write access to the files.
+#[doc(hidden)]
 pub mod raw {
     /// Name of the sled tree holding the event blocks.
     pub const EVENTS_TREE: &str = "events";
@@ -701,7 +701,8 @@ impl SledStore {
         let head = self.disk_head()?;
         let removed = self.remove_beyond(head.seq)?;
         let through_before = self.indexed_through()?;
-        if self.streams.is_empty() && through_before > 0 {
+        let derived = self.streams.is_empty() && through_before > 0;
+        if derived {
             // A store written before the stream copies existed: derive them once.
             self.append_streams(1, through_before)?;
         }
@@ -709,7 +710,9 @@ impl SledStore {
         if through < head.seq {
             self.reindex(through + 1, head.seq)?;
         }
-        if removed || through < head.seq {
+        // Whatever recovery wrote is made durable here: a handle opened for reading has no
+        // background flusher and is ended without sled's shutdown flush.
+        if removed || derived || through < head.seq {
             self.db.flush().map_err(|e| self.engine(e))?;
         }
         *self.visible.write().unwrap_or_else(|p| p.into_inner()) = head;
@@ -894,9 +897,6 @@ impl SledStore {
         Ok(entries.iter().filter(|e| *e & MERGE_FLAG == 0).count() as u64)
     }
 
-    /// Appends the events of one chunk of `account`'s stream copy (a `streams` value) with seq
-    /// up to `head` to `out`.
-    /// Leaves out, undecoded, the lines `needed` rules out.
     /// Walks the stream copies from one end, handing each account with events of its own
     /// (as [`Store::accounts`] lists them) to `visit` until the walk from the other end has
     /// claimed the next account.
@@ -968,6 +968,9 @@ impl SledStore {
         Ok(())
     }
 
+    /// Appends the events of one chunk of `account`'s stream copy (a `streams` value) with seq
+    /// up to `head` to `out`.
+    /// Leaves out, undecoded, the lines `needed` rules out.
     fn read_copy_chunk(
         &self,
         account: &Account,
@@ -1698,9 +1701,16 @@ impl Store for SledStore {
         let meeting = Meeting::default();
         std::thread::scope(|scope| {
             let (needed, meeting) = (&needed, &meeting);
-            let back =
-                scope.spawn(move || self.walk_copies(head, needed, meeting, End::Back, back));
-            let front = self.walk_copies(head, needed, meeting, End::Front, front);
+            // A walk that fails stops the other too.
+            let walk = move |end: End, visit: AccountVisitor<'_>| {
+                let walked = self.walk_copies(head, needed, meeting, end, visit);
+                if walked.is_err() {
+                    meeting.stop();
+                }
+                walked
+            };
+            let back = scope.spawn(move || walk(End::Back, back));
+            let front = walk(End::Front, front);
             let back = back.join().unwrap_or_else(|_| {
                 Err(self.corrupt(1, "reading the accounts from the last one failed"))
             });

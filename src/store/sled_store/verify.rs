@@ -85,16 +85,20 @@ pub(super) fn verify(
     }
     let checked = limit.map_or(log.last_seq(), |l| l - 1);
     progress(checked, head.seq);
+    // Index entries and copy lines are compared up to the break in the chain; with none, all
+    // of them (one beyond the head is damage too).
+    let upto = if limit.is_some() { checked } else { u64::MAX };
 
     // 2. The copies with the account index, and the id index.
     let key = log.split_name();
     let key = key.as_deref();
     let log = &log;
     let (low, high, ids) = std::thread::scope(|scope| {
-        let high = key
-            .map(|key| scope.spawn(move || CopyRange::check(store, log, checked, Some(key), None)));
-        let ids = scope.spawn(move || check_ids(store, log, checked));
-        let low = CopyRange::check(store, log, checked, None, key);
+        let high = key.map(|key| {
+            scope.spawn(move || CopyRange::check(store, log, checked, upto, Some(key), None))
+        });
+        let ids = scope.spawn(move || check_ids(store, log, upto));
+        let low = CopyRange::check(store, log, checked, upto, None, key);
         let failed = || store.corrupt(1, "the check of the indexes failed");
         let high = high.map(|h| h.join().unwrap_or_else(|_| Err(failed())));
         let ids = ids.join().unwrap_or_else(|_| Err(failed()));
@@ -432,11 +436,13 @@ struct CopyRead {
 }
 
 impl CopyRange {
-    /// Reads the copies of the names in `[from, to)` with their account-index entries.
+    /// Reads the copies of the names in `[from, to)` with their account-index entries: lines
+    /// and entries up to `upto` (the log is checked through `checked`).
     fn check(
         store: &SledStore,
         log: &LogPart,
         checked: u64,
+        upto: u64,
         from: Option<&[u8]>,
         to: Option<&[u8]>,
     ) -> Result<CopyRange, StoreError> {
@@ -470,7 +476,7 @@ impl CopyRange {
             let name = &key[..split];
             if current.as_ref().is_none_or(|c| c.name != name) {
                 if let Some(done) = current.take() {
-                    range.finish(store, done, &mut index, checked)?;
+                    range.finish(store, done, &mut index, upto)?;
                 }
                 current = Some(CopyRead {
                     name: name.to_vec(),
@@ -480,16 +486,16 @@ impl CopyRange {
                 });
             }
             if let Some(copy) = current.as_mut().filter(|c| c.wrong.is_none()) {
-                range.read_chunk(copy, &value, log, checked);
+                range.read_chunk(copy, &value, log, upto);
             }
         }
         if let Some(done) = current.take() {
-            range.finish(store, done, &mut index, checked)?;
+            range.finish(store, done, &mut index, upto)?;
         }
         // Index entries of accounts without a copy.
         for kv in index {
             let (key, value) = kv.map_err(|e| store.engine(e))?;
-            range.no_copy(&key[1..], &value, checked);
+            range.no_copy(&key[1..], &value, upto);
         }
         if damaged_keys {
             range.problems.note(1, "a stream key is damaged".into());
@@ -497,7 +503,7 @@ impl CopyRange {
         Ok(range)
     }
 
-    fn read_chunk(&mut self, copy: &mut CopyRead, value: &[u8], log: &LogPart, checked: u64) {
+    fn read_chunk(&mut self, copy: &mut CopyRead, value: &[u8], log: &LogPart, upto: u64) {
         let block = value
             .get(8..)
             .ok_or_else(String::new)
@@ -512,7 +518,7 @@ impl CopyRange {
                 return;
             };
             let seq = view.seq;
-            if seq > checked {
+            if seq > upto {
                 continue;
             }
             let in_order = copy.entries.last().is_none_or(|&e| e & !MERGE_FLAG < seq);
@@ -553,7 +559,7 @@ impl CopyRange {
         store: &SledStore,
         copy: CopyRead,
         index: &mut std::iter::Peekable<sled::Iter>,
-        checked: u64,
+        upto: u64,
     ) -> Result<(), StoreError> {
         let mut stored = None;
         while let Some(kv) = index.next_if(|kv| {
@@ -564,11 +570,11 @@ impl CopyRange {
             if key[1..] == copy.name[..] {
                 stored = Some(value);
             } else {
-                self.no_copy(&key[1..], &value, checked);
+                self.no_copy(&key[1..], &value, upto);
             }
         }
         let name = String::from_utf8_lossy(&copy.name);
-        let stored_entries = stored.as_ref().map(|v| below(decode_entries(v), checked));
+        let stored_entries = stored.as_ref().map(|v| below(decode_entries(v), upto));
         let first = stored_entries
             .as_ref()
             .and_then(|e| e.first())
@@ -610,8 +616,8 @@ impl CopyRange {
     }
 
     /// An account-index entry with no copy beside it.
-    fn no_copy(&mut self, name: &[u8], value: &[u8], checked: u64) {
-        if let Some(&first) = below(decode_entries(value), checked).first() {
+    fn no_copy(&mut self, name: &[u8], value: &[u8], upto: u64) {
+        if let Some(&first) = below(decode_entries(value), upto).first() {
             let name = String::from_utf8_lossy(name);
             self.problems.note(
                 first & !MERGE_FLAG,
@@ -677,9 +683,9 @@ fn first_difference_iter(
     }
 }
 
-/// Entries up to `checked` (a break in the chain leaves the rest unchecked).
-fn below(entries: impl Iterator<Item = u64>, checked: u64) -> Vec<u64> {
-    entries.filter(|e| e & !MERGE_FLAG <= checked).collect()
+/// Entries up to `upto` (a break in the chain leaves the rest unchecked).
+fn below(entries: impl Iterator<Item = u64>, upto: u64) -> Vec<u64> {
+    entries.filter(|e| e & !MERGE_FLAG <= upto).collect()
 }
 
 /// The account of the log's line at `seq` (a checked seq), for naming a missing copy line.
@@ -716,13 +722,9 @@ fn with_line(
 /// entries the events call for (sorted) and the stored buckets (in key order, each sorted:
 /// together sorted by uuid) are merged in one pass; the first difference is named at the
 /// lower seq involved.
-fn check_ids(store: &SledStore, log: &LogPart, checked: u64) -> Result<Problems, StoreError> {
+fn check_ids(store: &SledStore, log: &LogPart, upto: u64) -> Result<Problems, StoreError> {
     let seq_of = |e: &[u8]| read_u64(&e[16..]).unwrap_or(1);
-    let mut want = log
-        .ids
-        .iter()
-        .filter(|e| seq_of(&e[..]) <= checked)
-        .peekable();
+    let mut want = log.ids.iter().filter(|e| seq_of(&e[..]) <= upto).peekable();
     let mut problems = Problems::default();
     let missing = |w: &[u8; ID_ENTRY], problems: &mut Problems| {
         let id = Uuid::from_slice(&w[..16]).unwrap_or_default();
@@ -737,7 +739,7 @@ fn check_ids(store: &SledStore, log: &LogPart, checked: u64) -> Result<Problems,
         }
         for stored in value.chunks_exact(ID_ENTRY) {
             let seq = seq_of(stored);
-            if seq > checked {
+            if seq > upto {
                 continue;
             }
             // Expected entries sorting before this stored one are missing from the index.
