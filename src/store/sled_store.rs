@@ -926,14 +926,7 @@ impl SledStore {
                 End::Back => Box::new(chunks.iter().rev()),
             };
             for value in in_order {
-                self.read_copy_chunk_noting_own(
-                    &account,
-                    value,
-                    head,
-                    needed,
-                    &mut events,
-                    &mut own,
-                )?;
+                self.read_copy_chunk(&account, value, head, needed, &mut events, &mut own)?;
             }
             Ok(!own || visit(&account, events)?)
         };
@@ -969,22 +962,10 @@ impl SledStore {
     }
 
     /// Appends the events of one chunk of `account`'s stream copy (a `streams` value) with seq
-    /// up to `head` to `out`.
-    /// Leaves out, undecoded, the lines `needed` rules out.
+    /// up to `head` to `out`, leaving out, undecoded, the lines `needed` rules out; sets `own`
+    /// when a line up to the head is the account's own event (left out or not:
+    /// [`Store::accounts`] counts it).
     fn read_copy_chunk(
-        &self,
-        account: &Account,
-        value: &[u8],
-        head: u64,
-        needed: &Needed,
-        out: &mut Vec<StoredEvent>,
-    ) -> Result<(), StoreError> {
-        self.read_copy_chunk_noting_own(account, value, head, needed, out, &mut false)
-    }
-
-    /// [`SledStore::read_copy_chunk`], also setting `own` when a line up to the head is the
-    /// account's own event (left out by `needed` or not: [`Store::accounts`] counts it).
-    fn read_copy_chunk_noting_own(
         &self,
         account: &Account,
         value: &[u8],
@@ -1620,7 +1601,7 @@ impl Store for SledStore {
         let mut out = Vec::new();
         for kv in self.streams.scan_prefix(stream_prefix(account.as_str())) {
             let (_, value) = kv.map_err(|e| self.engine(e))?;
-            self.read_copy_chunk(account, &value, head, &needed, &mut out)?;
+            self.read_copy_chunk(account, &value, head, &needed, &mut out, &mut false)?;
         }
         Ok(out)
     }
@@ -1672,7 +1653,7 @@ impl Store for SledStore {
             let Some((account, events)) = current.as_mut() else {
                 continue;
             };
-            self.read_copy_chunk(account, &value, head, &needed, events)?;
+            self.read_copy_chunk(account, &value, head, &needed, events, &mut false)?;
         }
         if let Some((account, events)) = current.take() {
             if !visit(account, events)? {
