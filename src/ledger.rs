@@ -351,13 +351,14 @@ struct Session<'a> {
 }
 
 /// The ids staged in a session and their seqs, in 12 bytes an entry instead of 24 (a 1 M
-/// event import's map was its largest table): keyed by the id's first 8 bytes, with the
-/// seq's offset from the session's start. An id whose first 8 bytes are already there (rare
-/// by chance, possible on purpose) is kept whole beside. A lookup reads back the staged events
-/// it points to and compares the ids.
+/// event import's map was its largest table): keyed by the id's last 8 bytes (random in v4
+/// and v7 ids alike; a v7 id starts with its timestamp), with the seq's offset from the
+/// session's start. An id whose key is already there (rare by chance, possible on purpose)
+/// is kept whole beside. A lookup reads back the staged events it points to and compares
+/// the ids.
 struct StagedIds {
     base: u64,
-    by_prefix: HashMap<u64, u32>,
+    by_key: HashMap<u64, u32>,
     whole: HashMap<Uuid, u64>,
 }
 
@@ -365,14 +366,14 @@ impl StagedIds {
     fn new(base: u64) -> StagedIds {
         StagedIds {
             base,
-            by_prefix: HashMap::new(),
+            by_key: HashMap::new(),
             whole: HashMap::new(),
         }
     }
 
-    fn prefix(id: &Uuid) -> u64 {
+    fn key(id: &Uuid) -> u64 {
         let b = id.as_bytes();
-        u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])
+        u64::from_le_bytes([b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]])
     }
 
     fn insert(&mut self, id: Uuid, seq: u64) {
@@ -380,8 +381,8 @@ impl StagedIds {
             .checked_sub(self.base)
             .and_then(|o| u32::try_from(o).ok());
         match offset {
-            Some(o) if !self.by_prefix.contains_key(&Self::prefix(&id)) => {
-                self.by_prefix.insert(Self::prefix(&id), o);
+            Some(o) if !self.by_key.contains_key(&Self::key(&id)) => {
+                self.by_key.insert(Self::key(&id), o);
             }
             _ => {
                 self.whole.insert(id, seq);
@@ -391,11 +392,11 @@ impl StagedIds {
 
     /// The seqs that may hold `id` (at most two): check each staged event's id.
     fn candidates(&self, id: &Uuid) -> impl Iterator<Item = u64> {
-        let by_prefix = self
-            .by_prefix
-            .get(&Self::prefix(id))
+        let by_key = self
+            .by_key
+            .get(&Self::key(id))
             .map(|&o| self.base + u64::from(o));
-        by_prefix.into_iter().chain(self.whole.get(id).copied())
+        by_key.into_iter().chain(self.whole.get(id).copied())
     }
 }
 

@@ -2879,15 +2879,15 @@ fn contract_idempotent_re_append_of_the_same_lines_is_a_no_op() {
     assert_eq!(l.head(), head, "nothing new written");
 }
 
-/// Ids that share their first 8 bytes (the session's staged-id map keys on them) are still
+/// Ids that share their last 8 bytes (the session's staged-id map keys on them) are still
 /// told apart: both are appended, and a repeat of either in the same batch is found.
 #[test]
-fn contract_ids_sharing_a_prefix_are_told_apart_within_a_batch() {
+fn contract_ids_sharing_their_last_8_bytes_are_told_apart_within_a_batch() {
     let l = ledger();
     let first = l.profile("2021-08-01");
     let mut second = l.purchase("2021-09-01", AP);
     let mut bytes = *second.id.as_bytes();
-    bytes[..8].copy_from_slice(&first.id.as_bytes()[..8]);
+    bytes[8..].copy_from_slice(&first.id.as_bytes()[8..]);
     second.id = Uuid::from_bytes(bytes);
     assert_ne!(first.id, second.id);
     let report = l

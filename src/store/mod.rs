@@ -107,8 +107,7 @@ pub trait Store: Sync {
     }
 
     /// [`Store::account_events_for`] (`until`, no known-at) of each of `accounts` (sorted by
-    /// name, as `accounts` gives them), in that order; `visit` returns false to stop. A store
-    /// that keeps accounts' events together reads them in one sequential pass.
+    /// name, as `accounts` gives them), in that order; `visit` returns false to stop.
     fn for_each_account_events(
         &self,
         accounts: &[Account],

@@ -1606,68 +1606,6 @@ impl Store for SledStore {
         Ok(out)
     }
 
-    fn for_each_account_events(
-        &self,
-        accounts: &[Account],
-        until: Option<Date>,
-        visit: AccountVisitor<'_>,
-    ) -> Result<(), StoreError> {
-        let Some(first) = accounts.first() else {
-            return Ok(());
-        };
-        let head = self.visible_head().seq;
-        let needed = Needed {
-            until: until.map(|d| format_date(d).into_bytes()),
-            known_at: None,
-        };
-        let mut wanted = accounts.iter().peekable();
-        // (account, its events so far) while its chunks are being read.
-        let mut current: Option<(&Account, Vec<StoredEvent>)> = None;
-        for kv in self.streams.range(stream_prefix(first.as_str())..) {
-            let (key, value) = kv.map_err(|e| self.engine(e))?;
-            let name = key.split(|&b| b == 0).next().unwrap_or_default();
-            if current
-                .as_ref()
-                .is_some_and(|(a, _)| a.as_str().as_bytes() != name)
-            {
-                if let Some((account, events)) = current.take() {
-                    if !visit(account, events)? {
-                        return Ok(());
-                    }
-                }
-            }
-            if current.is_none() {
-                // Accounts without a copy (none in practice: every own event has one) are read
-                // the ordinary way; names not asked for are skipped.
-                while let Some(account) = wanted.next_if(|a| a.as_str().as_bytes() < name) {
-                    if !visit(account, self.account_events_for(account, until, None)?)? {
-                        return Ok(());
-                    }
-                }
-                match wanted.next_if(|a| a.as_str().as_bytes() == name) {
-                    Some(account) => current = Some((account, Vec::new())),
-                    None if wanted.peek().is_none() => return Ok(()),
-                    None => continue,
-                }
-            }
-            let Some((account, events)) = current.as_mut() else {
-                continue;
-            };
-            self.read_copy_chunk(account, &value, head, &needed, events, &mut false)?;
-        }
-        if let Some((account, events)) = current.take() {
-            if !visit(account, events)? {
-                return Ok(());
-            }
-        }
-        for account in wanted {
-            if !visit(account, self.account_events_for(account, until, None)?)? {
-                return Ok(());
-            }
-        }
-        Ok(())
-    }
-
     fn for_each_account_events_from_both_ends(
         &self,
         until: Option<Date>,
