@@ -21,6 +21,7 @@ use crate::event::{
     StoredEvent,
 };
 use crate::input::InputLine;
+use crate::store::memory::StagedIndex;
 use crate::store::{AppendBatch, Head, Store, StoreError};
 
 /// Most events one account may hold; beyond it an append is rejected with a clear error.
@@ -340,9 +341,6 @@ struct Session<'a> {
     head: Head,
     /// Accounts touched so far.
     touched: HashMap<Account, Touched>,
-    /// Seqs of the events accepted in this session, by id. The events themselves are read
-    /// back from the batch when needed: a large import keeps no copy of what it staged.
-    new_ids: StagedIds,
     /// Full raw streams of accounts linked by merges (few), kept for their frequent refolds.
     linked_streams: StreamMap,
     /// Folded states of accounts without merges (incremental validation).
@@ -350,74 +348,33 @@ struct Session<'a> {
     report: AppendReport,
 }
 
-/// The ids staged in a session and their seqs, in 12 bytes an entry instead of 24 (a 1 M
-/// event import's map was its largest table): keyed by the id's last 8 bytes (random in v4
-/// and v7 ids alike; a v7 id starts with its timestamp), with the seq's offset from the
-/// session's start. An id whose key is already there (rare by chance, possible on purpose)
-/// is kept whole beside. A lookup reads back the staged events it points to and compares
-/// the ids.
-struct StagedIds {
-    base: u64,
-    by_key: HashMap<u64, u32>,
-    whole: HashMap<Uuid, u64>,
-}
-
-impl StagedIds {
-    fn new(base: u64) -> StagedIds {
-        StagedIds {
-            base,
-            by_key: HashMap::new(),
-            whole: HashMap::new(),
-        }
-    }
-
-    fn key(id: &Uuid) -> u64 {
-        let b = id.as_bytes();
-        u64::from_le_bytes([b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]])
-    }
-
-    fn insert(&mut self, id: Uuid, seq: u64) {
-        let offset = seq
-            .checked_sub(self.base)
-            .and_then(|o| u32::try_from(o).ok());
-        match offset {
-            Some(o) if !self.by_key.contains_key(&Self::key(&id)) => {
-                self.by_key.insert(Self::key(&id), o);
-            }
-            _ => {
-                self.whole.insert(id, seq);
-            }
-        }
-    }
-
-    /// The seqs that may hold `id` (at most two): check each staged event's id.
-    fn candidates(&self, id: &Uuid) -> impl Iterator<Item = u64> {
-        let by_key = self
-            .by_key
-            .get(&Self::key(id))
-            .map(|&o| self.base + u64::from(o));
-        by_key.into_iter().chain(self.whole.get(id).copied())
-    }
-}
-
 /// What the session knows of an account it touched.
 #[derive(Default)]
 struct Touched {
     /// Own events (stored and staged).
     version: u64,
-    /// Seqs staged in this session that concern the account (own events and merges absorbing it).
-    staged: Vec<u64>,
 }
 
 /// A batch that is never committed: replays stage here, in memory.
+#[derive(Default)]
 struct ScratchBatch {
     events: Vec<StoredEvent>,
+    index: StagedIndex,
 }
 
 impl AppendBatch for ScratchBatch {
     fn push(&mut self, event: StoredEvent) -> Result<(), StoreError> {
+        self.index.add(&event);
         self.events.push(event);
         Ok(())
+    }
+
+    fn staged_id(&self, id: &Uuid) -> Option<u64> {
+        self.index.id(id)
+    }
+
+    fn staged_for(&self, account: &Account) -> Vec<u64> {
+        self.index.concerning(account)
     }
 
     fn staged(&self, seq: u64) -> Result<Option<StoredEvent>, StoreError> {
@@ -451,10 +408,9 @@ impl<'a> Session<'a> {
         Ok(Session {
             store,
             catalog,
-            batch: batch.unwrap_or_else(|| Box::new(ScratchBatch { events: Vec::new() })),
+            batch: batch.unwrap_or_else(|| Box::<ScratchBatch>::default()),
             head,
             touched: HashMap::new(),
-            new_ids: StagedIds::new(head.seq),
             linked_streams: StreamMap::new(),
             folded: HashMap::new(),
             report: AppendReport::default(),
@@ -584,10 +540,10 @@ impl<'a> Session<'a> {
     }
 
     fn lookup(&self, id: &Uuid) -> Result<Option<StoredEvent>, LedgerError> {
-        for seq in self.new_ids.candidates(id) {
-            if let Some(event) = self.batch.staged(seq)?.filter(|e| e.event.id == *id) {
-                return Ok(Some(event));
-            }
+        // Staged events are read back from the batch, which indexes them: a large import
+        // keeps no second copy of what it staged.
+        if let Some(seq) = self.batch.staged_id(id) {
+            return Ok(self.batch.staged(seq)?);
         }
         Ok(self.store.get_by_id(id)?)
     }
@@ -606,13 +562,7 @@ impl<'a> Session<'a> {
             {
                 self.linked_streams.insert(account.clone(), stored);
             }
-            self.touched.insert(
-                account.clone(),
-                Touched {
-                    version,
-                    staged: Vec::new(),
-                },
-            );
+            self.touched.insert(account.clone(), Touched { version });
         }
         self.touched
             .get_mut(account)
@@ -625,11 +575,9 @@ impl<'a> Session<'a> {
             return Ok(s.clone());
         }
         let mut events = self.store.account_events(account)?;
-        if let Some(t) = self.touched.get(account) {
-            for &seq in &t.staged {
-                if let Some(e) = self.batch.staged(seq)? {
-                    events.push(e);
-                }
+        for seq in self.batch.staged_for(account) {
+            if let Some(e) = self.batch.staged(seq)? {
+                events.push(e);
             }
         }
         Ok(events)
@@ -801,12 +749,12 @@ impl<'a> Session<'a> {
     }
 
     fn commit_to_session(&mut self, sealed: StoredEvent) -> Result<(), LedgerError> {
-        self.batch.push(sealed.clone())?;
         let account = sealed.event.account.clone();
         let mut concerned = vec![account.clone()];
         if let Body::AccountsMerged(m) = &sealed.event.body {
             // Indexed under the absorbed account too (see Store::account_events); both
-            // accounts are linked from now on.
+            // accounts are linked from now on. Their streams are read before the merge is
+            // staged, and it joins them below.
             concerned.push(m.absorbed.clone());
             for a in &concerned {
                 if !self.linked_streams.contains_key(a) {
@@ -815,9 +763,10 @@ impl<'a> Session<'a> {
                 }
             }
         }
+        self.batch.push(sealed.clone())?;
         self.touch(&account)?.version += 1;
         for a in &concerned {
-            self.touch(a)?.staged.push(sealed.seq);
+            self.touch(a)?;
             if let Some(stream) = self.linked_streams.get_mut(a) {
                 stream.push(sealed.clone());
             }
@@ -832,7 +781,6 @@ impl<'a> Session<'a> {
         self.report.appended += 1;
         self.report.first_seq.get_or_insert(sealed.seq);
         self.report.last_seq = Some(sealed.seq);
-        self.new_ids.insert(sealed.event.id, sealed.seq);
         Ok(())
     }
 }

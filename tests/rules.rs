@@ -2325,6 +2325,38 @@ fn r26_absorbing_account_shows_the_absorbed_state_with_its_source() {
     assert!(l.state_of(B, "2022-04-30").merged_into.is_none());
 }
 
+/// A merge and what follows it in one append: the session reads the accounts' staged events
+/// back from the batch (which indexes them), and must see the merge exactly once.
+#[test]
+fn r26_merge_staged_in_the_same_append_as_later_events_accepted_as_in_separate_appends() {
+    let one = ledger();
+    let apart = ledger();
+    let events = |l: &Fixture| {
+        vec![
+            vec![l.profile("2021-09-01"), l.purchase("2021-09-01", AP)],
+            vec![
+                l.profile("2021-12-01").on(B),
+                l.purchase("2021-12-01", AP).on(B),
+                l.token("2021-12-05", "T-B", 10).on(B),
+            ],
+            vec![l.merge("2022-05-01", B)],
+            vec![
+                l.redeem("2022-06-01", "azure_credits"),
+                l.token("2022-01-10", "T-B2", 5).on(B),
+            ],
+        ]
+    };
+    let batches = events(&one);
+    one.accept(&batches.concat());
+    for batch in events(&apart) {
+        apart.accept(&batch);
+    }
+    for (account, date) in [(A, "2022-06-01"), (B, "2022-06-01"), (A, "2022-04-30")] {
+        assert_eq!(one.state_of(account, date), apart.state_of(account, date));
+    }
+    assert_eq!(token(&one.state_of(A, "2022-06-01"), "T-B2").source, B);
+}
+
 #[test]
 fn r26_absorbed_account_rejects_new_events_from_the_merge_date() {
     let l = given_merged();

@@ -275,6 +275,59 @@ fn account_events_include_merges_that_absorbed_the_account() {
 }
 
 #[test]
+fn a_batch_finds_what_it_staged_by_id_and_by_account() {
+    both(|store| {
+        append(store, vec![verified("fabrikam")]).unwrap();
+        let stored_id = store.account_events(&account("fabrikam")).unwrap()[0]
+            .event
+            .id;
+        // Enough events for the sled batch's id table to grow several times.
+        let mut events: Vec<Event> = (0..3000)
+            .map(|i| verified(["contoso", "northwind", "x"][i % 3]))
+            .collect();
+        events.push(event(
+            "contoso",
+            Body::AccountsMerged(MergeData {
+                absorbed: account("fabrikam"),
+            }),
+        ));
+        events.push(verified("fabrikam"));
+        let sealed = seal_all(store, events);
+        let mut batch = store.begin().unwrap();
+        for e in &sealed {
+            batch.push(e.clone()).unwrap();
+        }
+        for e in &sealed {
+            assert_eq!(batch.staged_id(&e.event.id), Some(e.seq), "seq {}", e.seq);
+            assert_eq!(batch.staged(e.seq).unwrap().as_ref(), Some(e));
+        }
+        // Stored, not staged; never seen; sharing an id's last 8 bytes.
+        assert_eq!(batch.staged_id(&stored_id), None);
+        assert_eq!(batch.staged_id(&Uuid::new_v4()), None);
+        let mut near = *sealed[0].event.id.as_bytes();
+        near[0] ^= 1;
+        assert_eq!(batch.staged_id(&Uuid::from_bytes(near)), None);
+        let concerning = |name: &str| -> Vec<u64> {
+            sealed
+                .iter()
+                .filter(|e| {
+                    e.event.account.as_str() == name
+                        || matches!(&e.event.body, Body::AccountsMerged(m)
+                            if m.absorbed.as_str() == name)
+                })
+                .map(|e| e.seq)
+                .collect()
+        };
+        for name in ["contoso", "northwind", "x", "fabrikam", "nobody"] {
+            assert_eq!(batch.staged_for(&account(name)), concerning(name), "{name}");
+        }
+        assert_eq!(batch.staged_for(&account("fabrikam")).len(), 2);
+        batch.commit().unwrap();
+        verify_clean(store);
+    });
+}
+
+#[test]
 fn head_recorded_at_is_the_latest() {
     both(|store| {
         let mut late = verified("a");

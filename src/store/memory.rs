@@ -4,7 +4,7 @@
 //! Also home of the small pieces both stores share: the continuity check of a pushed event and
 //! the "which account does a merge absorb" helper.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, MutexGuard, RwLock};
 
 use uuid::Uuid;
@@ -74,6 +74,35 @@ pub(super) fn absorbed_other(event: &StoredEvent) -> Option<&Account> {
     match &event.event.body {
         Body::AccountsMerged(m) if m.absorbed != event.event.account => Some(&m.absorbed),
         _ => None,
+    }
+}
+
+/// What a batch held in memory knows of its staged events: seqs by id, and per account the
+/// seqs that concern it (its own events and merges absorbing it).
+#[derive(Default)]
+pub(crate) struct StagedIndex {
+    ids: HashMap<Uuid, u64>,
+    accounts: HashMap<Account, Vec<u64>>,
+}
+
+impl StagedIndex {
+    pub(crate) fn add(&mut self, event: &StoredEvent) {
+        self.ids.insert(event.event.id, event.seq);
+        let own = std::iter::once(&event.event.account);
+        for account in own.chain(absorbed_other(event)) {
+            self.accounts
+                .entry(account.clone())
+                .or_default()
+                .push(event.seq);
+        }
+    }
+
+    pub(crate) fn id(&self, id: &Uuid) -> Option<u64> {
+        self.ids.get(id).copied()
+    }
+
+    pub(crate) fn concerning(&self, account: &Account) -> Vec<u64> {
+        self.accounts.get(account).cloned().unwrap_or_default()
     }
 }
 
@@ -208,7 +237,7 @@ impl Store for MemoryStore {
             last_seq: head.seq,
             last_hash: head.hash,
             pending: Vec::new(),
-            pending_ids: HashSet::new(),
+            staged: StagedIndex::default(),
             versions: HashMap::new(),
         }))
     }
@@ -322,7 +351,7 @@ struct MemoryBatch<'a> {
     last_seq: u64,
     last_hash: Hash,
     pending: Vec<StoredEvent>,
-    pending_ids: HashSet<Uuid>,
+    staged: StagedIndex,
     /// Versions of the accounts touched by this batch.
     versions: HashMap<Account, u64>,
 }
@@ -337,14 +366,14 @@ impl AppendBatch for MemoryBatch<'_> {
         check_continues(&event, self.last_seq, &self.last_hash, current, None)?;
         let id = event.event.id;
         let stored = self.store.read().by_id.contains_key(&id);
-        if stored || self.pending_ids.contains(&id) {
+        if stored || self.staged.id(&id).is_some() {
             return Err(StoreError::Sequence(format!(
                 "seq {}: id {id} is already stored",
                 event.seq
             )));
         }
         self.versions.insert(account.clone(), current + 1);
-        self.pending_ids.insert(id);
+        self.staged.add(&event);
         self.last_seq = event.seq;
         self.last_hash = event.hash;
         self.pending.push(event);
@@ -357,6 +386,14 @@ impl AppendBatch for MemoryBatch<'_> {
             .checked_sub(first)
             .and_then(|i| self.pending.get(i as usize))
             .cloned())
+    }
+
+    fn staged_id(&self, id: &Uuid) -> Option<u64> {
+        self.staged.id(id)
+    }
+
+    fn staged_for(&self, account: &Account) -> Vec<u64> {
+        self.staged.concerning(account)
     }
 
     fn commit(self: Box<Self>) -> Result<Head, StoreError> {

@@ -168,6 +168,11 @@ pub trait AppendBatch {
     /// An event pushed to this batch and not yet committed, read back by its seq (None when
     /// the seq is not in this batch). Lets a large append keep no copy of what it staged.
     fn staged(&self, seq: u64) -> Result<Option<StoredEvent>, StoreError>;
+    /// The seq of the event with this id pushed to this batch, if any.
+    fn staged_id(&self, id: &Uuid) -> Option<u64>;
+    /// The seqs pushed to this batch that concern `account`, in order: its own events and the
+    /// merges absorbing it (as [`Store::account_events`] counts them).
+    fn staged_for(&self, account: &Account) -> Vec<u64>;
     /// Makes everything pushed visible and durable, atomically. Returns the new head.
     fn commit(self: Box<Self>) -> Result<Head, StoreError>;
 }

@@ -1526,6 +1526,71 @@ impl IndexDelta {
     }
 }
 
+/// A hash table over the ids a batch staged, holding only positions into its
+/// `IndexDelta::ids` (pushed in seq order, one per event): 4 bytes per slot, at most half of
+/// the slots used, instead of a second copy of every id. Open addressing, linear probing; the
+/// hash is keyed at random per batch, so ids chosen to collide cannot slow it down.
+#[derive(Default)]
+struct IdSlots {
+    keys: std::collections::hash_map::RandomState,
+    /// 0 = empty, else position + 1.
+    slots: Vec<u32>,
+    used: usize,
+}
+
+impl IdSlots {
+    fn slot_of(&self, id: &[u8]) -> usize {
+        use std::hash::BuildHasher;
+        // `slots.len()` is a power of two.
+        self.keys.hash_one(id) as usize & (self.slots.len() - 1)
+    }
+
+    /// Records that `ids[position]` holds an id; positions go up by one per call.
+    fn insert(&mut self, ids: &[[u8; ID_ENTRY]], position: usize) -> Result<(), String> {
+        let Some(value) = u32::try_from(position + 1).ok().filter(|&v| v < u32::MAX) else {
+            return Err(format!(
+                "an append holds at most {} events; split the input",
+                u32::MAX - 1
+            ));
+        };
+        if (self.used + 1) * 2 > self.slots.len() {
+            let size = (self.slots.len() * 2).max(1024);
+            self.slots = vec![0; size];
+            for p in 0..self.used {
+                self.place(ids, (p + 1) as u32);
+            }
+        }
+        self.place(ids, value);
+        self.used += 1;
+        Ok(())
+    }
+
+    fn place(&mut self, ids: &[[u8; ID_ENTRY]], value: u32) {
+        let mask = self.slots.len() - 1;
+        let mut at = self.slot_of(&ids[value as usize - 1][..16]);
+        while self.slots[at] != 0 {
+            at = (at + 1) & mask;
+        }
+        self.slots[at] = value;
+    }
+
+    /// The position in `ids` of `id`, if staged.
+    fn find(&self, ids: &[[u8; ID_ENTRY]], id: &[u8]) -> Option<usize> {
+        if self.slots.is_empty() {
+            return None;
+        }
+        let mask = self.slots.len() - 1;
+        let mut at = self.slot_of(id);
+        loop {
+            let position = (*self.slots.get(at)? as usize).checked_sub(1)?;
+            if ids.get(position).is_some_and(|e| &e[..16] == id) {
+                return Some(position);
+            }
+            at = (at + 1) & mask;
+        }
+    }
+}
+
 /// Groups index writes into sled batches of bounded size; the marker rides in the last one.
 struct IndexWriter<'a> {
     store: &'a SledStore,
@@ -1700,6 +1765,7 @@ impl Store for SledStore {
             unpacked: RefCell::new(VecDeque::new()),
             chunk_events: 0,
             delta: IndexDelta::default(),
+            id_slots: IdSlots::default(),
             streams: StreamCollector::default(),
             head_written: false,
         }))
@@ -1754,6 +1820,8 @@ struct SledBatch<'a> {
     /// (validation re-reads the staged events of an account several times).
     unpacked: RefCell<VecDeque<(u64, Block<'static>)>>,
     delta: IndexDelta,
+    /// Finds a staged id in `delta.ids` (the session asks for every id it checks).
+    id_slots: IdSlots,
     /// The staged lines, by owner, for the stream copies written after the commit.
     streams: StreamCollector,
     /// Set just before the head marker is written: from then on the blocks are committed
@@ -1914,6 +1982,9 @@ impl AppendBatch for SledBatch<'_> {
             }
         }
         self.delta.add(&event);
+        self.id_slots
+            .insert(&self.delta.ids, self.delta.ids.len() - 1)
+            .map_err(StoreError::Sequence)?;
         self.last_seq = event.seq;
         self.last_hash = event.hash;
         self.max_recorded_at = self.max_recorded_at.max(Some(event.event.recorded_at));
@@ -1932,8 +2003,23 @@ impl AppendBatch for SledBatch<'_> {
         })
     }
 
+    fn staged_id(&self, id: &Uuid) -> Option<u64> {
+        let position = self.id_slots.find(&self.delta.ids, id.as_bytes())?;
+        self.delta
+            .ids
+            .get(position)
+            .and_then(|e| read_u64(&e[16..]))
+    }
+
+    fn staged_for(&self, account: &Account) -> Vec<u64> {
+        let entries = self.delta.accounts.get(account);
+        entries.map_or_else(Vec::new, |e| e.iter().map(|s| s & !MERGE_FLAG).collect())
+    }
+
     fn commit(mut self: Box<Self>) -> Result<Head, StoreError> {
         let store = self.store;
+        // `check_ids_unique` sorts the ids: no lookups from here on.
+        self.id_slots = IdSlots::default();
         if self.last_seq == self.base.seq {
             return Ok(self.base);
         }
