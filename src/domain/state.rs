@@ -357,6 +357,16 @@ pub struct Designation {
     pub source: Account,
 }
 
+/// Pushes with capacity growing 1, 2, 4, … instead of starting at 4: an import holds the
+/// folded state of every account at once, and most accounts have one or two terms, tokens
+/// and keys (the default first allocation of 4 was a fifth of a 1 M-event import's memory).
+fn push_lean<T>(v: &mut Vec<T>, item: T) {
+    if v.len() == v.capacity() {
+        v.reserve_exact(v.len().max(1));
+    }
+    v.push(item);
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Token {
     pub token: String,
@@ -655,7 +665,7 @@ impl State {
         };
         let mut term = Term::new(offer, d, &self.account, catalog);
         term.solution_areas = areas;
-        self.terms.push(term);
+        push_lean(&mut self.terms, term);
         self.current[line_index(offer.line())] = Some(self.terms.len() - 1);
         Ok(())
     }
@@ -773,7 +783,7 @@ impl State {
         if offer == Offer::SolutionsPartner {
             term.solution_areas = areas.unwrap_or_default();
         }
-        self.terms.push(term);
+        push_lean(&mut self.terms, term);
         let new_index = self.terms.len() - 1;
         if let Some(old) = self.terms.get_mut(index) {
             old.renewed_on = Some(d);
@@ -841,12 +851,15 @@ impl State {
                 format!("a designation needs a score of at least {minimum} of 100; {area} scored {score}"),
             ));
         }
-        self.designations.push(Designation {
-            solution_area: area,
-            qualified: d,
-            score,
-            source: self.account.clone(),
-        });
+        push_lean(
+            &mut self.designations,
+            Designation {
+                solution_area: area,
+                qualified: d,
+                score,
+                source: self.account.clone(),
+            },
+        );
         if let Some(i) = self.current[line_index(Line::Package)] {
             if let Some(t) = self.terms.get_mut(i) {
                 if t.offer == Offer::SolutionsPartner && t.is_running_on(d) {
@@ -979,19 +992,22 @@ impl State {
                 ),
             ));
         };
-        self.tokens.push(Token {
-            token: t.token.clone(),
-            product: t.product.clone(),
-            seats: t.seats,
-            term,
-            issued: d,
-            tenant: None,
-            activated: None,
-            replaced_by: None,
-            replaced_on: None,
-            replaces: None,
-            source: self.account.clone(),
-        });
+        push_lean(
+            &mut self.tokens,
+            Token {
+                token: t.token.clone(),
+                product: t.product.clone(),
+                seats: t.seats,
+                term,
+                issued: d,
+                tenant: None,
+                activated: None,
+                replaced_by: None,
+                replaced_on: None,
+                replaces: None,
+                source: self.account.clone(),
+            },
+        );
         Ok(())
     }
 
@@ -1156,7 +1172,7 @@ impl State {
         let original = &mut self.tokens[i];
         original.replaced_by = Some(r.replacement.clone());
         original.replaced_on = Some(d);
-        self.tokens.push(replacement);
+        push_lean(&mut self.tokens, replacement);
         Ok(())
     }
 
@@ -1231,17 +1247,20 @@ impl State {
         }) else {
             return Err(Violation::new(21, format!("product keys are issued only while a term with on-premises software has access (R24): {}", self.no_on_premises(d, k.offer))));
         };
-        self.keys.push(ProductKey {
-            key: k.key.clone(),
-            product: k.product.clone(),
-            kind: k.kind,
-            activations_total: k.activations,
-            activations_used: 0,
-            machines: BTreeSet::new(),
-            term,
-            issued: d,
-            source: self.account.clone(),
-        });
+        push_lean(
+            &mut self.keys,
+            ProductKey {
+                key: k.key.clone(),
+                product: k.product.clone(),
+                kind: k.kind,
+                activations_total: k.activations,
+                activations_used: 0,
+                machines: BTreeSet::new(),
+                term,
+                issued: d,
+                source: self.account.clone(),
+            },
+        );
         if let Some(t) = self.terms.get_mut(term) {
             t.unlock(b, d);
         }
@@ -1367,16 +1386,19 @@ impl State {
         let Some(term) = self.pick_term(v.offer, eligible) else {
             return Err(Violation::new(22, self.no_subscription_term(d, v)));
         };
-        self.subscriptions.push(Subscription {
-            subscription: v.subscription.clone(),
-            level: v.level,
-            user: v.user.clone(),
-            term,
-            assigned: d,
-            activated: None,
-            unassigned: None,
-            source: self.account.clone(),
-        });
+        push_lean(
+            &mut self.subscriptions,
+            Subscription {
+                subscription: v.subscription.clone(),
+                level: v.level,
+                user: v.user.clone(),
+                term,
+                assigned: d,
+                activated: None,
+                unassigned: None,
+                source: self.account.clone(),
+            },
+        );
         if let Some(t) = self.terms.get_mut(term) {
             t.unlock(b, d);
         }
@@ -1650,7 +1672,7 @@ impl State {
         let b_current = other.current.map(|c| c.map(|i| i + offset));
         for mut t in other.terms {
             t.renewed_into = t.renewed_into.map(|i| i + offset);
-            self.terms.push(t);
+            push_lean(&mut self.terms, t);
         }
         self.tokens.extend(other.tokens.into_iter().map(|mut t| {
             t.term += offset;
@@ -1735,5 +1757,21 @@ impl State {
             _ => return,
         };
         self.current[li] = Some(governing);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::push_lean;
+
+    #[test]
+    fn lean_push_grows_from_one_and_keeps_doubling() {
+        let mut v: Vec<[u8; 200]> = Vec::new();
+        let mut capacities = Vec::new();
+        for _ in 0..9 {
+            push_lean(&mut v, [0; 200]);
+            capacities.push(v.capacity());
+        }
+        assert_eq!(capacities, [1, 2, 4, 4, 8, 8, 8, 8, 16]);
     }
 }
