@@ -358,14 +358,44 @@ pub fn parse_date_arg(flag: &str, s: &str) -> Result<Date, Exit> {
     parse_date(s).map_err(|e| Exit::usage(format!("{flag}: {e}")))
 }
 
+/// Hands `consume` the lines of `source`, read and parsed on a second thread, in runs of
+/// `READ_AHEAD_LINES`: reading and parsing JSON is a twentieth of an import, done while the
+/// ledger validates what came before. Ends the reader once `consume` returns.
+fn read_ahead<T>(
+    source: impl Iterator<Item = SourcedLine> + Send,
+    consume: impl FnOnce(&mut dyn Iterator<Item = SourcedLine>) -> T,
+) -> T {
+    const READ_AHEAD_LINES: usize = 1024;
+    std::thread::scope(|scope| {
+        let (send, receive) = std::sync::mpsc::sync_channel::<Vec<SourcedLine>>(4);
+        scope.spawn(move || {
+            let mut run = Vec::with_capacity(READ_AHEAD_LINES);
+            for line in source {
+                run.push(line);
+                if run.len() == READ_AHEAD_LINES {
+                    let full = std::mem::replace(&mut run, Vec::with_capacity(READ_AHEAD_LINES));
+                    if send.send(full).is_err() {
+                        return; // the consumer has finished
+                    }
+                }
+            }
+            let _ = send.send(run);
+        });
+        // `lines` (the receiving end) is dropped when this closure returns, before the scope
+        // waits for the reader: a reader blocked on a full channel then sees the end.
+        let mut lines = receive.into_iter().flatten();
+        consume(&mut lines)
+    })
+}
+
 /// The numbered, parsed lines of every input ('-' is standard input), read lazily: a large
 /// import never sits whole in memory as text. Opening fails before anything is read.
-fn input_lines(files: &[PathBuf]) -> Result<impl Iterator<Item = SourcedLine>, Exit> {
+fn input_lines(files: &[PathBuf]) -> Result<impl Iterator<Item = SourcedLine> + Send, Exit> {
     let several = files.len() > 1;
     let mut readers = Vec::new();
     for path in files {
         let label = several.then(|| path.display().to_string());
-        let reader: Box<dyn BufRead> = if path.as_os_str() == "-" {
+        let reader: Box<dyn BufRead + Send> = if path.as_os_str() == "-" {
             Box::new(BufReader::with_capacity(1 << 16, io::stdin()))
         } else {
             let file = File::open(path)
@@ -398,7 +428,7 @@ fn append(store: &SledStore, catalog: Catalog, files: &[PathBuf]) -> Result<(), 
             bar.set_position(n);
         }
     };
-    let result = ledger.append(lines, now(), &mut on_progress)?;
+    let result = read_ahead(lines, |lines| ledger.append(lines, now(), &mut on_progress))?;
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
@@ -562,4 +592,48 @@ pub fn peak_rss_kb() -> Option<u64> {
         .lines()
         .find_map(|l| l.strip_prefix("VmHWM:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::ParseError;
+    use crate::input::InputLine;
+
+    fn numbered(n: u64) -> impl Iterator<Item = SourcedLine> + Send {
+        (1..=n).map(|line| SourcedLine {
+            source: None,
+            line: InputLine {
+                line,
+                parsed: Err(ParseError {
+                    message: format!("line {line}"),
+                }),
+            },
+        })
+    }
+
+    #[test]
+    fn read_ahead_hands_over_every_line_in_order() {
+        let seen: Vec<u64> =
+            read_ahead(numbered(5000), |lines| lines.map(|l| l.line.line).collect());
+        assert_eq!(seen, (1..=5000).collect::<Vec<_>>());
+        let none: Vec<u64> = read_ahead(numbered(0), |lines| lines.map(|l| l.line.line).collect());
+        assert!(none.is_empty());
+    }
+
+    #[test]
+    fn read_ahead_stops_its_reader_when_the_consumer_stops_early() {
+        // A reader blocked on a full channel must see the end: otherwise this never returns.
+        let (done, finished) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let first: Vec<u64> = read_ahead(numbered(1_000_000), |lines| {
+                lines.take(3).map(|l| l.line.line).collect()
+            });
+            let _ = done.send(first);
+        });
+        let first = finished
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .expect("read_ahead returned");
+        assert_eq!(first, vec![1, 2, 3]);
+    }
 }
