@@ -343,16 +343,16 @@ impl BlockBuilder {
         self.data.clear();
         Some((self.first, v))
     }
+}
 
-    /// The finished block packed, split into consecutive blocks where one packed value
-    /// would exceed `BLOCK_PACKED_MAX` (so every sled node stays inline in the log).
-    fn take_packed(&mut self) -> Vec<(u64, Vec<u8>)> {
-        let mut out = Vec::new();
-        pack_split(self.first, &self.ends, &self.data, 0, &mut out);
-        self.ends.clear();
-        self.data.clear();
-        out
+/// The finished blocks of a chunk packed, each split into consecutive blocks where one packed
+/// value would exceed `BLOCK_PACKED_MAX` (so every sled node stays inline in the log).
+fn pack_chunk(chunk: &[BlockBuilder]) -> Vec<(u64, Vec<u8>)> {
+    let mut out = Vec::new();
+    for b in chunk {
+        pack_split(b.first, &b.ends, &b.data, 0, &mut out);
     }
+    out
 }
 
 /// Head record: seq, hash, then 1 flag byte and recorded_at in microseconds since the epoch.
@@ -1591,6 +1591,85 @@ impl IdSlots {
     }
 }
 
+/// Packs (zstd) the log blocks of an append on a second thread, in order, while the session
+/// validates the next events: packing was a sixteenth of an import's single busy core. A chunk
+/// stays here, unpacked and readable by `staged`, until its packed blocks are written.
+struct Packer {
+    work: Option<std::sync::mpsc::SyncSender<std::sync::Arc<Vec<BlockBuilder>>>>,
+    packed: std::sync::mpsc::Receiver<Vec<(u64, Vec<u8>)>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    /// Chunks handed over and not yet written, oldest first.
+    in_flight: VecDeque<std::sync::Arc<Vec<BlockBuilder>>>,
+}
+
+impl Packer {
+    /// Chunks waiting to be packed before a new one waits for room (each ~1,000 events).
+    const QUEUE: usize = 2;
+
+    fn start() -> Packer {
+        let (work, jobs) =
+            std::sync::mpsc::sync_channel::<std::sync::Arc<Vec<BlockBuilder>>>(Self::QUEUE);
+        let (done, packed) = std::sync::mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name("partner-ledger-packer".into())
+            .spawn(move || {
+                for chunk in jobs {
+                    if done.send(pack_chunk(&chunk)).is_err() {
+                        return; // the batch is gone
+                    }
+                }
+            })
+            .ok();
+        Packer {
+            work: Some(work).filter(|_| thread.is_some()),
+            packed,
+            thread,
+            in_flight: VecDeque::new(),
+        }
+    }
+
+    fn send(&mut self, chunk: Vec<BlockBuilder>) {
+        let chunk = std::sync::Arc::new(chunk);
+        self.in_flight.push_back(chunk.clone());
+        let sent = self.work.as_ref().is_some_and(|w| w.send(chunk).is_ok());
+        if !sent {
+            // No thread (it could not start, or ended): pack here, in order.
+            self.work = None;
+        }
+    }
+
+    /// A chunk packed by now, oldest first; packs one here when there is no thread.
+    fn try_packed(&mut self) -> Option<Vec<(u64, Vec<u8>)>> {
+        if self.work.is_none() && self.thread.is_none() {
+            return self.in_flight.front().map(|chunk| pack_chunk(chunk));
+        }
+        self.packed.try_recv().ok()
+    }
+
+    /// Everything still to be written, in order; ends the thread.
+    fn finish(&mut self) -> Vec<Vec<(u64, Vec<u8>)>> {
+        self.work = None;
+        let mut out: Vec<_> = self.packed.iter().collect();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+        out.extend(self.packed.try_iter());
+        // Whatever the thread did not pack (it cannot fail, but a panic would stop it).
+        let left: Vec<_> = self.in_flight.iter().skip(out.len()).collect();
+        out.extend(left.into_iter().map(|chunk| pack_chunk(chunk)));
+        out
+    }
+}
+
+impl Drop for Packer {
+    fn drop(&mut self) {
+        self.work = None;
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
 /// Groups index writes into sled batches of bounded size; the marker rides in the last one.
 struct IndexWriter<'a> {
     store: &'a SledStore,
@@ -1762,6 +1841,7 @@ impl Store for SledStore {
             versions: HashMap::new(),
             block: BlockBuilder::default(),
             chunk_blocks: Vec::new(),
+            packer: Packer::start(),
             unpacked: RefCell::new(VecDeque::new()),
             chunk_events: 0,
             delta: IndexDelta::default(),
@@ -1815,6 +1895,8 @@ struct SledBatch<'a> {
     /// Closed blocks not yet written, kept unpacked so that `staged` reads them for free;
     /// they are packed when the chunk is written.
     chunk_blocks: Vec<BlockBuilder>,
+    /// Packs written-out chunks on a second thread; holds them, unpacked, until written.
+    packer: Packer,
     chunk_events: usize,
     /// Blocks of this batch already written beyond the head, unpacked, most recent last
     /// (validation re-reads the staged events of an account several times).
@@ -1845,7 +1927,12 @@ impl SledBatch<'_> {
         if let Some(line) = self.block.line_of(seq) {
             return Ok(Some(line.to_vec()));
         }
-        if let Some(block) = self.chunk_blocks.iter().rev().find(|b| b.first <= seq) {
+        let unwritten = self.packer.in_flight.iter().flat_map(|c| c.iter());
+        if let Some(block) = unwritten
+            .chain(&self.chunk_blocks)
+            .rev()
+            .find(|b| b.first <= seq)
+        {
             return Ok(block.line_of(seq).map(<[u8]>::to_vec));
         }
         let line_in = |first: u64, block: &Block<'_>| {
@@ -1880,19 +1967,47 @@ impl SledBatch<'_> {
         }
     }
 
-    /// Writes the finished blocks so far beyond the head (invisible until the commit).
+    /// Hands the finished blocks so far to the packer, and writes beyond the head (invisible
+    /// until the commit) the chunks it has packed.
     fn write_chunk(&mut self) -> Result<(), StoreError> {
-        let mut chunk = sled::Batch::default();
-        for mut block in self.chunk_blocks.drain(..) {
-            for (first, value) in block.take_packed() {
-                chunk.insert(&seq_key(first), value);
-            }
-        }
         self.chunk_events = 0;
+        let chunk = std::mem::take(&mut self.chunk_blocks);
+        if !chunk.is_empty() {
+            self.packer.send(chunk);
+        }
+        while let Some(packed) = self.packer.try_packed() {
+            self.write_packed(packed)?;
+        }
+        Ok(())
+    }
+
+    fn write_packed(&mut self, packed: Vec<(u64, Vec<u8>)>) -> Result<(), StoreError> {
+        let mut batch = sled::Batch::default();
+        for (first, value) in packed {
+            batch.insert(&seq_key(first), value);
+        }
         self.store
             .events
-            .apply_batch(chunk)
-            .map_err(|e| self.store.engine(e))
+            .apply_batch(batch)
+            .map_err(|e| self.store.engine(e))?;
+        self.packer.in_flight.pop_front();
+        Ok(())
+    }
+
+    /// Writes every chunk still with the packer and ends it.
+    fn write_all_chunks(&mut self) -> Result<(), StoreError> {
+        self.write_chunk()?;
+        for packed in self.packer.finish() {
+            self.write_packed(packed)?;
+        }
+        if self.packer.in_flight.is_empty() {
+            Ok(())
+        } else {
+            Err(self.store.corrupt(
+                self.last_seq,
+                "the block packer stopped before packing every block",
+            ))
+        }
     }
 
     /// Rejects an id that is already stored or appears twice in the batch. Done once at
@@ -2024,7 +2139,7 @@ impl AppendBatch for SledBatch<'_> {
             return Ok(self.base);
         }
         self.close_block();
-        self.write_chunk()?;
+        self.write_all_chunks()?;
         self.check_ids_unique()?;
         // Blocks durable before the marker that makes them committed.
         store.db.flush().map_err(|e| store.engine(e))?;
@@ -2105,7 +2220,7 @@ mod tests {
         for (i, l) in lines.iter().enumerate() {
             b.push(100 + i as u64, l);
         }
-        b.take_packed()
+        pack_chunk(&[b])
     }
 
     #[test]
