@@ -659,7 +659,11 @@ impl<'a> Session<'a> {
         let ctx = Context::new(&streams, self.catalog, Mode::Validate);
         match fold(&root, &ctx) {
             Ok(state) => {
-                if simple && root == account {
+                // A void's refold is the whole history's fold too (voids and what they void
+                // take no part in it): later in-order events go on from it.
+                let cacheable = !self.is_linked(&account)
+                    && !matches!(candidate.event.body, Body::AccountsMerged(_));
+                if cacheable && root == account {
                     self.folded.insert(account, state);
                 } else {
                     self.folded.remove(&account);

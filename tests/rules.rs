@@ -2646,6 +2646,41 @@ fn r28_voided_event_ignored_from_the_voids_recording_time() {
     );
 }
 
+/// Validation goes on from the void's refold: events after a void in the same append are
+/// checked against the history without the voided event, both ways.
+#[test]
+fn r28_events_after_a_void_in_the_same_append_see_the_history_without_the_voided_event() {
+    let l = ledger();
+    l.given_action_pack("2021-09-01");
+    let wrong = l.redeem("2021-09-10", "azure_credits");
+    let void = l.void("2021-09-20", wrong.id);
+    l.accept(&[wrong, void, l.redeem("2021-09-25", "azure_credits")]);
+    assert_eq!(
+        benefit(&l.state_on("2021-09-30"), "2021-09-01", "azure_credits")
+            .unlocked
+            .as_deref(),
+        Some("2021-09-25")
+    );
+    let again = ledger();
+    again.given_action_pack("2021-09-01");
+    let wrong = again.redeem("2021-09-10", "azure_credits");
+    let void = again.void("2021-09-20", wrong.id);
+    let e = again.assert_batch_rejected(
+        &[
+            wrong,
+            void,
+            again.redeem("2021-09-25", "azure_credits"),
+            again.redeem("2021-09-26", "azure_credits"),
+        ],
+        &[(4, Some(17))],
+    );
+    assert!(
+        e[0].message.contains("already redeemed"),
+        "{}",
+        e[0].message
+    );
+}
+
 #[test]
 fn r28_void_of_a_void_rejected() {
     let l = ledger();
