@@ -49,6 +49,15 @@ fn options() -> Options {
             "--runs" => o.runs = value.parse().unwrap_or(o.runs),
             "--dir" => o.dir = PathBuf::from(value),
             "--queries" => o.queries = value.parse().unwrap_or(o.queries),
+            "--queries-child" => {
+                let n = args
+                    .get(i + 2)
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(o.queries);
+                let seed = args.get(i + 3).and_then(|v| v.parse().ok()).unwrap_or(0);
+                queries_child(Path::new(&value), n, seed);
+                std::process::exit(0);
+            }
             "--floor-child" => {
                 floor_child(
                     Path::new(&value),
@@ -108,6 +117,9 @@ struct Run {
     state_process_ms: f64,
     state_p50_us: f64,
     state_p99_us: f64,
+    warm_p50_us: f64,
+    warm_p99_us: f64,
+    warm_rss_kb: u64,
     query_rss_kb: u64,
     disk_bytes_per_event: f64,
 }
@@ -152,10 +164,29 @@ fn one_run(o: &Options, file: &Path, events: u64, run: usize) -> Run {
     r.report_eps = events as f64 / wall;
     r.report_rss_kb = rss;
 
-    // In-process queries, then whole-process `state`.
-    let (p50, p99, names) = in_process_queries(&db, o.queries, run as u64);
-    r.state_p50_us = p50;
-    r.state_p99_us = p99;
+    // In-process queries (a child process: its memory is its own), then whole-process `state`.
+    let out = Command::new(std::env::current_exe().expect("bench exe"))
+        .arg("--queries-child")
+        .arg(&db)
+        .args([o.queries.to_string(), run.to_string()])
+        .output()
+        .expect("queries child");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "queries child failed: {text}");
+    let mut names = Vec::new();
+    for line in text.lines() {
+        let (key, value) = line.split_once('=').unwrap_or(("", ""));
+        let v = value.parse::<f64>().unwrap_or(0.0);
+        match key {
+            "cold_p50" => r.state_p50_us = v,
+            "cold_p99" => r.state_p99_us = v,
+            "warm_p50" => r.warm_p50_us = v,
+            "warm_p99" => r.warm_p99_us = v,
+            "rss_kb" => r.warm_rss_kb = v as u64,
+            "name" => names.push(value.to_string()),
+            _ => {}
+        }
+    }
     let mut walls = Vec::new();
     let mut rss_max = 0;
     for (i, name) in names.iter().take(31).enumerate() {
@@ -200,44 +231,57 @@ fn timed(db: &Path, args: &[&str]) -> (f64, u64) {
     )
 }
 
-fn in_process_queries(db: &Path, n: usize, seed: u64) -> (f64, f64, Vec<String>) {
+/// In-process `state --as-of [--known-at]` latency, in a child process, printed as
+/// `key=value` lines: first `n` random queries on a freshly opened handle (`cold_*`: most
+/// read sled leaves for the first time), then, after every account has been read once, `n`
+/// more (`warm_*`: a long-running process such as a server), and the process's peak RSS.
+fn queries_child(db: &Path, n: usize, seed: u64) {
     let store = SledStore::open(db).expect("open store");
     let ledger = Ledger::new(&store, Catalog::default_catalog());
     let accounts: Vec<Account> = store.accounts().expect("accounts");
     let mut rng = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    let mut next = || {
+    let mut next = move || {
         rng ^= rng << 13;
         rng ^= rng >> 7;
         rng ^= rng << 17;
         rng
     };
-    let mut lat = Vec::with_capacity(n);
-    for _ in 0..n {
-        let account = &accounts[(next() % accounts.len() as u64) as usize];
-        let year = 2022 + next() % 4;
-        let date = parse_date(&format!(
-            "{year}-{:02}-{:02}",
-            1 + next() % 12,
-            1 + next() % 28
-        ))
-        .expect("date");
-        let known_at = (next() % 2 == 0).then(|| {
-            let text = format!("{}-{:02}-01T00:00:00Z", 2022 + next() % 5, 1 + next() % 12);
-            (parse_instant(&text).expect("instant"), text)
-        });
-        let started = Instant::now();
-        let view = ledger.state(account, date, known_at).expect("state");
-        lat.push(started.elapsed().as_secs_f64() * 1e6);
-        std::hint::black_box(view);
+    let mut timed = |n: usize| {
+        let mut lat = Vec::with_capacity(n);
+        for _ in 0..n {
+            let account = &accounts[(next() % accounts.len() as u64) as usize];
+            let year = 2022 + next() % 4;
+            let date = parse_date(&format!(
+                "{year}-{:02}-{:02}",
+                1 + next() % 12,
+                1 + next() % 28
+            ))
+            .expect("date");
+            let known_at = (next() % 2 == 0).then(|| {
+                let text = format!("{}-{:02}-01T00:00:00Z", 2022 + next() % 5, 1 + next() % 12);
+                (parse_instant(&text).expect("instant"), text)
+            });
+            let started = Instant::now();
+            let view = ledger.state(account, date, known_at).expect("state");
+            lat.push(started.elapsed().as_secs_f64() * 1e6);
+            std::hint::black_box(view);
+        }
+        lat.sort_by(f64::total_cmp);
+        let p = |q: f64| lat[((lat.len() as f64 - 1.0) * q) as usize];
+        (p(0.5), p(0.99))
+    };
+    let (cold_p50, cold_p99) = timed(n);
+    let today = parse_date("2025-06-30").expect("date");
+    for account in &accounts {
+        std::hint::black_box(ledger.state(account, today, None).expect("state"));
     }
-    lat.sort_by(f64::total_cmp);
-    let p = |q: f64| lat[((lat.len() as f64 - 1.0) * q) as usize];
-    let names = accounts
-        .iter()
-        .step_by((accounts.len() / 40).max(1))
-        .map(|a| a.to_string())
-        .collect();
-    (p(0.5), p(0.99), names)
+    let (warm_p50, warm_p99) = timed(n);
+    println!("cold_p50={cold_p50}\ncold_p99={cold_p99}");
+    println!("warm_p50={warm_p50}\nwarm_p99={warm_p99}");
+    println!("rss_kb={}", partner_ledger::cli::peak_rss_kb().unwrap_or(0));
+    for account in accounts.iter().step_by((accounts.len() / 40).max(1)) {
+        println!("name={account}");
+    }
 }
 
 /// The floor: one sled key per event (seq big-endian → the line re-serialised by serde_json),
@@ -358,12 +402,20 @@ fn print_table(o: &Options, events: u64, rows: &[Run]) {
         lr / fs
     );
     println!(
-        "| state in process, p50 µs | {:.1} | | |",
+        "| state in process, cold, p50 µs | {:.1} | | |",
         m(&|r| r.state_p50_us)
     );
     println!(
-        "| state in process, p99 µs | {:.1} | | |",
+        "| state in process, cold, p99 µs | {:.1} | | |",
         m(&|r| r.state_p99_us)
+    );
+    println!(
+        "| state in process, warm, p50 µs | {:.1} | | |",
+        m(&|r| r.warm_p50_us)
+    );
+    println!(
+        "| state in process, warm, p99 µs | {:.1} | | |",
+        m(&|r| r.warm_p99_us)
     );
     println!(
         "| state as a whole process, ms (median of 31) | {:.1} | | |",
@@ -381,6 +433,10 @@ fn print_table(o: &Options, events: u64, rows: &[Run]) {
     println!(
         "| peak RSS state process, MB | {:.0} | | |",
         m(&|r| r.query_rss_kb as f64) / 1024.0
+    );
+    println!(
+        "| peak RSS in-process queries, warm, MB | {:.0} | | |",
+        m(&|r| r.warm_rss_kb as f64) / 1024.0
     );
     println!(
         "| bytes on disk per event | {:.0} | | |",

@@ -29,11 +29,16 @@ use crate::event::{
 };
 use crate::line::{hex_equals, LineView};
 
-/// Page cache size. sled 0.34 keeps resident about what a bulk command reads or writes,
-/// whatever this setting (its LRU acts only after ~16,000 page-ins), so it sizes the hot set
-/// of a process that answers many queries: at 1 M events the stream copies take ~150 MB
-/// packed, and 64 MB thrashed them (in-process `state` p99 ~140 µs warm, ~110 µs at 192 MB).
-const CACHE_BYTES: u64 = 128 * 1024 * 1024;
+/// Page cache of a long-lived handle ([`SledStore::open`]: a process that answers many
+/// queries). sled 0.34 keeps resident about what a bulk command reads or writes, whatever this
+/// setting (its LRU acts only after ~16,000 page-ins), so it sizes the hot set of the stream
+/// copies, ~150 MB packed at 1 M events, which sled accounts at more than their size: warm
+/// in-process `state` p99 ~250 µs at 128 MB (thrashing), ~130 µs at 192 MB, ~90 µs at 256 MB,
+/// the process then at ~190 MB resident (`cargo bench --bench ledger`, "warm" rows).
+const CACHE_BYTES: u64 = 256 * 1024 * 1024;
+/// Page cache of a handle opened for one command's reading ([`SledStore::open_for_reading`]):
+/// a `state` touches one leaf, a `verify` or `report` scans, and neither gains from more.
+const READ_CACHE_BYTES: u64 = 128 * 1024 * 1024;
 /// Page cache of a handle opened for one bulk append ([`SledStore::open_for_appending`]).
 const APPEND_CACHE_BYTES: u64 = 64 * 1024 * 1024;
 /// Most events in one block (one sled value).
@@ -1485,7 +1490,8 @@ fn open_db(path: &Path, wait: Duration, access: Access) -> Result<sled::Db, Stor
             .path(path)
             .cache_capacity(match access {
                 Access::Append => APPEND_CACHE_BYTES,
-                Access::Read | Access::ReadWrite => CACHE_BYTES,
+                Access::Read => READ_CACHE_BYTES,
+                Access::ReadWrite => CACHE_BYTES,
             })
             // Throughput mode: less segment rewriting; disk use is not the constraint here.
             .mode(sled::Mode::HighThroughput)
