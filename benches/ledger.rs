@@ -172,7 +172,11 @@ fn one_run(o: &Options, file: &Path, events: u64, run: usize) -> Run {
         .output()
         .expect("queries child");
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "queries child failed: {text}");
+    assert!(
+        out.status.success(),
+        "queries child failed: {text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let mut names = Vec::new();
     for line in text.lines() {
         let (key, value) = line.split_once('=').unwrap_or(("", ""));
@@ -246,7 +250,7 @@ fn queries_child(db: &Path, n: usize, seed: u64) {
         rng ^= rng << 17;
         rng
     };
-    let mut timed = |n: usize| {
+    let mut measure = |n: usize| {
         let mut lat = Vec::with_capacity(n);
         for _ in 0..n {
             let account = &accounts[(next() % accounts.len() as u64) as usize];
@@ -270,12 +274,12 @@ fn queries_child(db: &Path, n: usize, seed: u64) {
         let p = |q: f64| lat[((lat.len() as f64 - 1.0) * q) as usize];
         (p(0.5), p(0.99))
     };
-    let (cold_p50, cold_p99) = timed(n);
+    let (cold_p50, cold_p99) = measure(n);
     let today = parse_date("2025-06-30").expect("date");
     for account in &accounts {
         std::hint::black_box(ledger.state(account, today, None).expect("state"));
     }
-    let (warm_p50, warm_p99) = timed(n);
+    let (warm_p50, warm_p99) = measure(n);
     println!("cold_p50={cold_p50}\ncold_p99={cold_p99}");
     println!("warm_p50={warm_p50}\nwarm_p99={warm_p99}");
     println!("rss_kb={}", partner_ledger::cli::peak_rss_kb().unwrap_or(0));
