@@ -405,45 +405,31 @@ fn print_table(o: &Options, events: u64, rows: &[Run]) {
         fs,
         lr / fs
     );
-    println!(
-        "| state in process, cold, p50 µs | {:.1} | | |",
-        m(&|r| r.state_p50_us)
-    );
-    println!(
-        "| state in process, cold, p99 µs | {:.1} | | |",
-        m(&|r| r.state_p99_us)
-    );
-    println!(
-        "| state in process, warm, p50 µs | {:.1} | | |",
-        m(&|r| r.warm_p50_us)
-    );
-    println!(
-        "| state in process, warm, p99 µs | {:.1} | | |",
-        m(&|r| r.warm_p99_us)
-    );
-    println!(
-        "| state as a whole process, ms (median of 31) | {:.1} | | |",
-        m(&|r| r.state_process_ms)
+    let mb = |kb: u64| kb as f64 / 1024.0;
+    // A row with the ledger's figure only.
+    let row = |label: &str, value: f64, decimals: usize| {
+        println!("| {label} | {value:.decimals$} | | |");
+    };
+    row("state in process, cold, p50 µs", m(&|r| r.state_p50_us), 1);
+    row("state in process, cold, p99 µs", m(&|r| r.state_p99_us), 1);
+    row("state in process, warm, p50 µs", m(&|r| r.warm_p50_us), 1);
+    row("state in process, warm, p99 µs", m(&|r| r.warm_p99_us), 1);
+    row(
+        "state as a whole process, ms (median of 31)",
+        m(&|r| r.state_process_ms),
+        1,
     );
     println!(
         "| peak RSS import, MB | {:.0} | {:.0} | |",
-        m(&|r| r.import_rss_kb as f64) / 1024.0,
-        m(&|r| r.floor_rss_kb as f64) / 1024.0
+        m(&|r| mb(r.import_rss_kb)),
+        m(&|r| mb(r.floor_rss_kb))
     );
-    println!(
-        "| peak RSS report, MB | {:.0} | | |",
-        m(&|r| r.report_rss_kb as f64) / 1024.0
+    row("peak RSS report, MB", m(&|r| mb(r.report_rss_kb)), 0);
+    row("peak RSS state process, MB", m(&|r| mb(r.query_rss_kb)), 0);
+    row(
+        "peak RSS in-process queries, warm, MB",
+        m(&|r| mb(r.warm_rss_kb)),
+        0,
     );
-    println!(
-        "| peak RSS state process, MB | {:.0} | | |",
-        m(&|r| r.query_rss_kb as f64) / 1024.0
-    );
-    println!(
-        "| peak RSS in-process queries, warm, MB | {:.0} | | |",
-        m(&|r| r.warm_rss_kb as f64) / 1024.0
-    );
-    println!(
-        "| bytes on disk per event | {:.0} | | |",
-        m(&|r| r.disk_bytes_per_event)
-    );
+    row("bytes on disk per event", m(&|r| r.disk_bytes_per_event), 0);
 }
