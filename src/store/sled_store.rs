@@ -1467,6 +1467,21 @@ fn discard_interrupted_snapshots(path: &Path) {
     let _ = db_file.unlock();
 }
 
+/// Creates a new store's (empty) data file, if it is not there yet. sled 0.34 writes `conf`
+/// before it creates `db`, so a process opening a store that another process is creating could
+/// see a `conf` without a `db`: exactly what a store whose data file was removed looks like
+/// (found by the process race in `tests/concurrency.rs`). With `db` made first, a `conf`
+/// without a `db` only ever means the data file is gone. Never truncates.
+fn create_data_file(path: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(path)?;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path.join("db"))
+        .map(drop)
+}
+
 fn is_lock_error(e: &sled::Error) -> bool {
     matches!(e, sled::Error::Io(io) if io.kind() == std::io::ErrorKind::WouldBlock
         || io.to_string().contains("could not acquire lock"))
@@ -1475,6 +1490,12 @@ fn is_lock_error(e: &sled::Error) -> bool {
 /// Opens sled, retrying while another process (or another handle here) holds the lock.
 fn open_db(path: &Path, wait: Duration, access: Access) -> Result<sled::Db, StoreError> {
     let shown = path.display().to_string();
+    if !path.join("conf").exists() {
+        create_data_file(path).map_err(|e| StoreError::Engine {
+            path: shown.clone(),
+            message: format!("cannot create its data file: {e}"),
+        })?;
+    }
     if path.join("conf").exists() && !path.join("db").exists() {
         // sled would quietly start an empty store over the remains of one.
         return Err(StoreError::Corrupt {
