@@ -1249,3 +1249,144 @@ fn verify_names_index_entries_and_copy_lines_beyond_the_head() {
     assert_eq!(bad, head + 3, "{message}");
     assert!(message.contains("id index"), "{message}");
 }
+
+/// The data file's modification time and a digest of its bytes.
+fn data_file_state(path: &Path) -> (std::time::SystemTime, u64, Vec<u8>) {
+    use sha2::{Digest, Sha256};
+    let file = path.join("db");
+    let modified = std::fs::metadata(&file).unwrap().modified().unwrap();
+    let bytes = std::fs::read(&file).unwrap();
+    (
+        modified,
+        bytes.len() as u64,
+        Sha256::digest(&bytes).to_vec(),
+    )
+}
+
+/// sled's open prepares its file for writing (it zeroes the tail of the segment it recovered,
+/// and every free segment); a handle opened for reading over a settled store leaves that to the
+/// next writing open, so its process writes nothing to the data file at all. The next writer
+/// then appends and verifies as usual.
+#[test]
+fn sled_reading_handle_over_a_settled_store_writes_nothing_to_the_data_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    {
+        let store = open(&path);
+        for round in 0..4 {
+            append(
+                &store,
+                (0..400)
+                    .map(|i| verified(&format!("a{}", (i + round) % 9)))
+                    .collect(),
+            )
+            .unwrap();
+        }
+    }
+    let (expected, a4) = {
+        let store = open(&path);
+        (
+            all_events(&store),
+            store.account_version(&account("a4")).unwrap(),
+        )
+    };
+    let before = data_file_state(&path);
+    std::thread::sleep(Duration::from_millis(20));
+    for _ in 0..3 {
+        let reader = SledStore::open_for_reading(&path).unwrap();
+        assert_eq!(all_events(&reader), expected);
+        assert_eq!(reader.account_version(&account("a4")).unwrap(), a4);
+        verify_clean(&reader);
+        drop(reader);
+    }
+    assert_eq!(
+        data_file_state(&path),
+        before,
+        "a reader wrote to the data file"
+    );
+    let store = open(&path);
+    append(&store, (0..50).map(|_| verified("a2")).collect()).unwrap();
+    verify_clean(&store);
+    assert_eq!(all_events(&store).len(), expected.len() + 50);
+}
+
+/// A reading handle over a store that needs recovery (a block beyond the head, an index update
+/// cut short) recovers it like any other handle; opening it, sled first does the writes it
+/// otherwise defers for readers.
+#[test]
+fn sled_reading_handle_recovers_a_store_that_needs_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let late = verified("b");
+    let late_id = late.id;
+    {
+        let store = open(&path);
+        append(&store, vec![verified("a"), verified("b")]).unwrap();
+        append(&store, vec![verified("a"), late]).unwrap();
+        let index = store.raw_db().open_tree("index").unwrap();
+        index.insert(b"m", &2u64.to_be_bytes()).unwrap();
+        let stray = seal_all(&store, vec![verified("c")]).remove(0);
+        let tree = store.raw_db().open_tree(raw::EVENTS_TREE).unwrap();
+        tree.insert(
+            5u64.to_be_bytes(),
+            raw::encode_block(&[stray.to_line().into_bytes()]),
+        )
+        .unwrap();
+        store.raw_db().flush().unwrap();
+        assert!(store.verify(&mut |_, _| {}).unwrap().first_bad.is_some());
+    }
+    {
+        let reader = SledStore::open_for_reading(&path).unwrap();
+        assert_eq!(reader.head().unwrap().seq, 4);
+        verify_clean(&reader);
+        assert_eq!(reader.get_by_id(&late_id).unwrap().unwrap().seq, 4);
+    }
+    let store = open(&path);
+    verify_clean(&store);
+    assert_eq!(append(&store, vec![verified("c")]).unwrap().seq, 5);
+    verify_clean(&store);
+}
+
+/// A reading handle's sled defers the zeroing that opening does (the recovered segment's tail,
+/// the free segments) to its first write to the log. A write through such a handle (the store
+/// never makes one; sled may, splitting a node it reads) goes through that path: it lands, and
+/// the store stays whole for the next writer.
+#[test]
+fn sled_a_write_through_a_reading_handle_lands_and_the_store_stays_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    {
+        let store = open(&path);
+        for round in 0..6 {
+            append(
+                &store,
+                (0..300)
+                    .map(|i| verified(&format!("a{}", (i * 7 + round) % 23)))
+                    .collect(),
+            )
+            .unwrap();
+        }
+    }
+    let expected = all_events(&open(&path));
+    let before = data_file_state(&path);
+    {
+        let reader = SledStore::open_for_reading(&path).unwrap();
+        let scratch = reader.raw_db().open_tree("scratch").unwrap();
+        for i in 0..2000u32 {
+            scratch.insert(i.to_be_bytes(), vec![7u8; 300]).unwrap();
+        }
+        reader.raw_db().flush().unwrap();
+    }
+    assert_ne!(data_file_state(&path).2, before.2, "the write did not land");
+    let store = open(&path);
+    assert_eq!(all_events(&store), expected);
+    verify_clean(&store);
+    let scratch = store.raw_db().open_tree("scratch").unwrap();
+    assert_eq!(scratch.len(), 2000);
+    assert_eq!(
+        scratch.get(1999u32.to_be_bytes()).unwrap().unwrap().len(),
+        300
+    );
+    append(&store, vec![verified("a3")]).unwrap();
+    verify_clean(&store);
+}

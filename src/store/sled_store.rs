@@ -555,9 +555,11 @@ impl SledStore {
     }
 
     /// Opens the store for queries only: no background flusher (which would also start
-    /// rewriting sled segments while a query runs) and no appends (`begin` refuses). Recovery of
-    /// an interrupted append still runs and is flushed as in [`SledStore::open`]. End such a
-    /// handle with [`SledStore::close_reading`] when the process is about to exit.
+    /// rewriting sled segments while a query runs) and no appends (`begin` refuses). Over a
+    /// settled store sled defers the zeroing its open does for writers (`vendor/sled/PATCHES.md`),
+    /// so the handle writes nothing; recovery of an interrupted append still runs and is flushed
+    /// as in [`SledStore::open`]. End such a handle with [`SledStore::close_reading`] when the
+    /// process is about to exit.
     pub fn open_for_reading(path: &Path) -> Result<SledStore, StoreError> {
         SledStore::open_as(path, lock_wait(), Access::Read)
     }
@@ -573,11 +575,10 @@ impl SledStore {
     }
 
     /// Ends a handle opened for reading without sled's shutdown flush (an fsync per tree,
-    /// about 8 ms of a 20 ms query process at 1 M events). Nothing was written through it, and
-    /// what sled itself wrote on opening (zeroed free segments) it writes again on the next
-    /// open: ending here is the same as the process being killed, which the store recovers
-    /// from (the crash campaign kills appends, a harder case). The handle's memory is left to
-    /// the process's exit, so call this only there; a handle opened for writing is dropped
+    /// about 8 ms of a 20 ms query process at 1 M events). Nothing was written through it:
+    /// ending here is the same as the process being killed, which the store recovers from (the
+    /// crash campaign kills appends, a harder case). The handle's memory is left to the
+    /// process's exit, so call this only there; a handle opened for writing is dropped
     /// normally.
     pub fn close_reading(self) {
         match self.access {
@@ -587,7 +588,25 @@ impl SledStore {
     }
 
     fn open_as(path: &Path, wait: Duration, access: Access) -> Result<SledStore, StoreError> {
-        let db = open_db(path, wait, access)?;
+        if access == Access::Read {
+            // sled's open also prepares its file for writing: it zeroes the tail of the
+            // segment it recovered and, on every open, every free segment (31 of them, 16 MB,
+            // on one 1 M-event store: most of a `state` process). A reader of a settled store
+            // writes nothing, so it leaves that to the next writing open (vendor/sled,
+            // PATCHES.md). A store that needs recovery, or is new, is opened again the usual
+            // way, since then this handle writes.
+            let db = open_db(path, wait, access, Recovery::Deferred)?;
+            if is_settled(&db) {
+                return SledStore::over(db, path, access);
+            }
+            drop(db);
+        }
+        let db = open_db(path, wait, access, Recovery::Done)?;
+        SledStore::over(db, path, access)
+    }
+
+    /// The store over an open sled database: its trees, its format checked, recovered.
+    fn over(db: sled::Db, path: &Path, access: Access) -> Result<SledStore, StoreError> {
         let shown = path.display().to_string();
         let engine = |e: sled::Error| engine_error(&shown, e);
         let store = SledStore {
@@ -1487,8 +1506,59 @@ fn is_lock_error(e: &sled::Error) -> bool {
         || io.to_string().contains("could not acquire lock"))
 }
 
+/// Whether sled's open does the writes that prepare its file for writing (zeroing the tail of
+/// the recovered segment and every free segment), or leaves them to the next open that does.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Recovery {
+    Done,
+    Deferred,
+}
+
+/// Whether opening this store for reading writes nothing: its trees and format marker exist,
+/// no block lies beyond the committed head and the indexes reach it, so neither
+/// `check_format` nor `recover` has anything to do. Anything unreadable answers `false`: the
+/// usual open then reports it.
+fn is_settled(db: &sled::Db) -> bool {
+    let names = db.tree_names();
+    let has = |tree: &str| names.iter().any(|n| n.as_ref() == tree.as_bytes());
+    if ![raw::EVENTS_TREE, "meta", "index", STREAMS_TREE]
+        .into_iter()
+        .all(has)
+    {
+        return false;
+    }
+    let settled = || -> Option<bool> {
+        let meta = db.open_tree("meta").ok()?;
+        let events = db.open_tree(raw::EVENTS_TREE).ok()?;
+        let index = db.open_tree("index").ok()?;
+        let streams = db.open_tree(STREAMS_TREE).ok()?;
+        if meta.get(KEY_FORMAT).ok()?.as_deref() != Some(FORMAT) {
+            return Some(false);
+        }
+        let head = match meta.get(KEY_HEAD).ok()? {
+            None => Head::EMPTY,
+            Some(v) => decode_head(&v)?,
+        };
+        let through = match index.get(KEY_INDEXED_THROUGH).ok()? {
+            None => 0,
+            Some(v) => read_u64(&v)?,
+        };
+        let beyond = events
+            .range(seq_key(head.seq.saturating_add(1))..)
+            .next()
+            .is_some();
+        Some(!beyond && through >= head.seq && !(streams.is_empty() && through > 0))
+    };
+    settled().unwrap_or(false)
+}
+
 /// Opens sled, retrying while another process (or another handle here) holds the lock.
-fn open_db(path: &Path, wait: Duration, access: Access) -> Result<sled::Db, StoreError> {
+fn open_db(
+    path: &Path,
+    wait: Duration,
+    access: Access,
+    recovery: Recovery,
+) -> Result<sled::Db, StoreError> {
     let shown = path.display().to_string();
     if !path.join("conf").exists() {
         create_data_file(path).map_err(|e| StoreError::Engine {
@@ -1518,6 +1588,7 @@ fn open_db(path: &Path, wait: Duration, access: Access) -> Result<sled::Db, Stor
             .mode(sled::Mode::HighThroughput)
             // sled's periodic flusher also cleans segments: work for writers only.
             .flush_every_ms((access != Access::Read).then_some(FLUSH_EVERY_MS))
+            .defer_recovery_writes(recovery == Recovery::Deferred)
             .open();
         match opened {
             Ok(db) => return Ok(db),

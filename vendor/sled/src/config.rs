@@ -209,10 +209,17 @@ pub struct Inner {
     pub print_profile_on_drop: bool,
     #[doc(hidden)]
     pub idgen_persist_interval: u64,
+    /// partner-ledger patch (PATCHES.md): skip the writes that opening does
+    /// to prepare the file for writing.
+    #[doc(hidden)]
+    pub defer_recovery_writes: bool,
     #[doc(hidden)]
     pub version: (usize, usize),
     tmp_path: PathBuf,
     pub(crate) global_error: Arc<Atomic<Error>>,
+    /// partner-ledger patch (PATCHES.md): the ranges opening would have
+    /// zeroed, zeroed before the first write instead.
+    pub(crate) deferred_zeroing: Arc<Mutex<Vec<(LogOffset, usize)>>>,
     #[cfg(feature = "event_log")]
     /// an event log for concurrent debugging
     pub event_log: Arc<event_log::EventLog>,
@@ -237,7 +244,9 @@ impl Default for Inner {
             print_profile_on_drop: false,
             flush_every_ms: Some(500),
             idgen_persist_interval: 1_000_000,
+            defer_recovery_writes: false,
             global_error: Arc::new(Atomic::default()),
+            deferred_zeroing: Arc::new(Mutex::new(Vec::new())),
             #[cfg(feature = "event_log")]
             event_log: Arc::new(crate::event_log::EventLog::default()),
         }
@@ -515,6 +524,14 @@ impl Config {
             print_profile_on_drop,
             bool,
             "print a performance profile when the Config is dropped"
+        ),
+        (
+            defer_recovery_writes,
+            bool,
+            "partner-ledger patch: the writes that opening does to prepare the file for \
+             writing (zeroing the tail of the recovered segment and every free segment) \
+             wait until the first write to the log, which may never come in a process \
+             that only reads; a reader is ended without the flush on drop"
         )
     );
 

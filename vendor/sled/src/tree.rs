@@ -97,6 +97,12 @@ pub struct TreeInner {
 
 impl Drop for TreeInner {
     fn drop(&mut self) {
+        if self.context.pagecache.config.defer_recovery_writes {
+            // partner-ledger patch (PATCHES.md): a reader ends as if the
+            // process had stopped here; what it wrote was a node split that
+            // the next traversal does again.
+            return;
+        }
         // Flush the underlying system in a loop until we
         // have flushed all dirty data.
         loop {

@@ -568,6 +568,8 @@ impl IoBufs {
     // next IO buffer for writing.
     pub(crate) fn write_to_log(&self, iobuf: &IoBuf) -> Result<()> {
         let _measure = Measure::new(&M.write_to_log);
+        // partner-ledger patch (PATCHES.md): what opening deferred comes first.
+        zero_deferred(&self.config)?;
         let header = iobuf.get_header();
         let log_offset = iobuf.offset;
         let base_lsn = iobuf.lsn;
@@ -1234,4 +1236,19 @@ impl Debug for IoBuf {
             header::is_sealed(header)
         ))
     }
+}
+
+/// partner-ledger patch (PATCHES.md): does the zeroing that opening deferred,
+/// once, before anything else is written to the log.
+fn zero_deferred(config: &RunningConfig) -> Result<()> {
+    let mut deferred = config.deferred_zeroing.lock();
+    if deferred.is_empty() {
+        return Ok(());
+    }
+    for &(base, len) in deferred.iter() {
+        pwrite_all(&config.file, &vec![MessageKind::Corrupted.into(); len], base)?;
+    }
+    config.file.sync_all()?;
+    deferred.clear();
+    Ok(())
 }

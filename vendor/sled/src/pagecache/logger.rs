@@ -459,6 +459,13 @@ impl Drop for Log {
             return;
         }
 
+        if self.config.defer_recovery_writes {
+            // partner-ledger patch (PATCHES.md): a reader ends as if the
+            // process had stopped here; what it wrote was a node split that
+            // the next traversal does again.
+            return;
+        }
+
         if let Err(e) = iobuf::flush(&self.iobufs) {
             error!("failed to flush from IoBufs::drop: {}", e);
         }

@@ -635,6 +635,15 @@ impl SegmentAccountant {
         for segment_base in to_free {
             self.free_segment(segment_base)?;
             io_fail!(self.config, "zero garbage segment SA");
+            if self.config.defer_recovery_writes {
+                // partner-ledger patch (PATCHES.md): zeroed before the first
+                // write to the log, if one comes.
+                self.config
+                    .deferred_zeroing
+                    .lock()
+                    .push((segment_base, self.config.segment_size));
+                continue;
+            }
             pwrite_all(
                 &self.config.file,
                 &*vec![MessageKind::Corrupted.into(); self.config.segment_size],

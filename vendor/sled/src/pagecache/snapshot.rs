@@ -332,8 +332,14 @@ fn advance_snapshot(
                     shred_base,
                     shred_base + shred_len as LogOffset
                 );
-                pwrite_all(&config.file, &shred_zone, shred_base)?;
-                config.file.sync_all()?;
+                if config.defer_recovery_writes {
+                    // partner-ledger patch (PATCHES.md): zeroed (and synced)
+                    // before the first write to the log, if one comes.
+                    config.deferred_zeroing.lock().push((shred_base, shred_len));
+                } else {
+                    pwrite_all(&config.file, &shred_zone, shred_base)?;
+                    config.file.sync_all()?;
+                }
             }
             (iterated_lsn, iter.segment_base.map(|bb| bb.offset))
         };
