@@ -18,7 +18,7 @@ use uuid::Uuid;
 use crate::cli::{write_stdout, Exit};
 use crate::domain::calendar::{add_days, add_months};
 use crate::domain::state::{prepare_stream, Context, Mode, State, StreamMap};
-use crate::domain::view::{project, StateView};
+use crate::domain::view::{project, DateText, StateView};
 use crate::event::{format_date, format_instant, Account, BenefitType, Body, Date, StoredEvent};
 use crate::ledger::Ledger;
 use crate::render::table;
@@ -51,13 +51,18 @@ pub struct Change {
 pub fn diff_views(before: &StateView, after: &StateView) -> Vec<Change> {
     let account = &after.account;
     let mut changes = Vec::new();
+    let text = |d: &Option<DateText>| d.map(|d| d.to_string());
     for (field, old, new) in [
-        ("merged_into", &before.merged_into, &after.merged_into),
-        ("merged_on", &before.merged_on, &after.merged_on),
+        (
+            "merged_into",
+            before.merged_into.clone(),
+            after.merged_into.clone(),
+        ),
+        ("merged_on", text(&before.merged_on), text(&after.merged_on)),
         (
             "profile_verified",
-            &before.profile_verified,
-            &after.profile_verified,
+            text(&before.profile_verified),
+            text(&after.profile_verified),
         ),
     ] {
         if old != new {
@@ -66,8 +71,8 @@ pub fn diff_views(before: &StateView, after: &StateView) -> Vec<Change> {
                 key: account.clone(),
                 change: "changed",
                 field: Some(field.to_string()),
-                from: opt(old),
-                to: opt(new),
+                from: opt(&old),
+                to: opt(&new),
             });
         }
     }

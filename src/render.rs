@@ -30,8 +30,9 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
     out
 }
 
-fn or_dash(v: &Option<String>) -> String {
-    v.clone().unwrap_or_else(|| "-".to_string())
+fn or_dash<T: std::fmt::Display>(v: &Option<T>) -> String {
+    v.as_ref()
+        .map_or_else(|| "-".to_string(), |x| x.to_string())
 }
 
 /// The state of an account, for people.
@@ -67,14 +68,14 @@ pub fn state(v: &StateView) -> String {
             .iter()
             .map(|m| {
                 vec![
-                    m.line.clone(),
-                    m.offer.clone(),
-                    m.status.clone(),
-                    m.start.clone(),
-                    m.anniversary.clone(),
+                    m.line.to_string(),
+                    m.offer.to_string(),
+                    m.status.to_string(),
+                    m.start.to_string(),
+                    m.anniversary.to_string(),
                     format!("{} .. {}", m.renewal_window.opens, m.renewal_window.closes),
-                    m.activate_by.clone(),
-                    m.source.clone(),
+                    m.activate_by.to_string(),
+                    m.source.to_string(),
                 ]
             })
             .collect::<Vec<_>>();
@@ -102,10 +103,10 @@ pub fn state(v: &StateView) -> String {
             .iter()
             .map(|d| {
                 vec![
-                    d.solution_area.clone(),
-                    d.qualified.clone(),
+                    d.solution_area.to_string(),
+                    d.qualified.to_string(),
                     d.score.to_string(),
-                    d.source.clone(),
+                    d.source.to_string(),
                 ]
             })
             .collect::<Vec<_>>();
@@ -121,14 +122,14 @@ pub fn state(v: &StateView) -> String {
             .iter()
             .map(|b| {
                 vec![
-                    b.benefit_type.clone(),
-                    b.offer.clone(),
-                    b.term_start.clone(),
-                    b.status.clone(),
-                    b.activate_by.clone(),
+                    b.benefit_type.to_string(),
+                    b.offer.to_string(),
+                    b.term_start.to_string(),
+                    b.status.to_string(),
+                    b.activate_by.to_string(),
                     or_dash(&b.unlocked),
                     or_dash(&b.expires),
-                    b.source.clone(),
+                    b.source.to_string(),
                 ]
             })
             .collect::<Vec<_>>();
@@ -165,10 +166,10 @@ pub fn state(v: &StateView) -> String {
                         .unwrap_or_default(),
                 };
                 vec![
-                    t.token.clone(),
-                    t.product.clone(),
+                    t.token.to_string(),
+                    t.product.to_string(),
                     t.seats.to_string(),
-                    t.status.clone(),
+                    t.status.to_string(),
                     or_dash(&t.tenant),
                     or_dash(&t.activated),
                     or_dash(&t.expires),
@@ -200,12 +201,12 @@ pub fn state(v: &StateView) -> String {
             .iter()
             .map(|k| {
                 vec![
-                    k.key.clone(),
-                    k.product.clone(),
-                    k.kind.clone(),
+                    k.key.to_string(),
+                    k.product.to_string(),
+                    k.kind.to_string(),
                     format!("{}/{}", k.activations_used, k.activations_total),
-                    k.status.clone(),
-                    k.source.clone(),
+                    k.status.to_string(),
+                    k.source.to_string(),
                 ]
             })
             .collect::<Vec<_>>();
@@ -224,11 +225,11 @@ pub fn state(v: &StateView) -> String {
             .iter()
             .map(|s| {
                 vec![
-                    s.subscription.clone(),
-                    s.level.clone(),
-                    s.user.clone(),
-                    s.status.clone(),
-                    s.assigned.clone(),
+                    s.subscription.to_string(),
+                    s.level.to_string(),
+                    s.user.to_string(),
+                    s.status.to_string(),
+                    s.assigned.to_string(),
                     or_dash(&s.activated),
                     or_dash(&s.expires),
                 ]
@@ -255,7 +256,7 @@ pub fn state(v: &StateView) -> String {
         let rows = v
             .obligations
             .iter()
-            .map(|o| vec![o.kind.clone(), o.since.clone(), o.offer.clone()])
+            .map(|o| vec![o.kind.to_string(), o.since.to_string(), o.offer.to_string()])
             .collect::<Vec<_>>();
         section(
             &mut out,

@@ -2,21 +2,22 @@
 //! every status derived from dates (R6–R9, R17–R24, R27). Arrays are sorted (by date, then id)
 //! so that output is stable.
 
+use chrono::Datelike;
 use serde::Serialize;
 
 use super::calendar::{add_days, add_months};
 use super::state::{ProductKey, State, Subscription, Term, TermStatus, Token};
-use crate::event::{format_date, BenefitType, Date, Line};
+use crate::event::{format_date, BenefitType, Date};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct StateView {
     pub account: String,
-    pub as_of: String,
+    pub as_of: DateText,
     pub known_at: Option<String>,
     pub merged_into: Option<String>,
-    pub merged_on: Option<String>,
+    pub merged_on: Option<DateText>,
     pub absorbed: Vec<AbsorbedView>,
-    pub profile_verified: Option<String>,
+    pub profile_verified: Option<DateText>,
     pub designations: Vec<DesignationView>,
     pub memberships: Vec<MembershipView>,
     pub benefits: Vec<BenefitView>,
@@ -29,47 +30,47 @@ pub struct StateView {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AbsorbedView {
     pub account: String,
-    pub date: String,
+    pub date: DateText,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DesignationView {
-    pub solution_area: String,
-    pub qualified: String,
+    pub solution_area: &'static str,
+    pub qualified: DateText,
     pub score: u64,
     pub source: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct WindowView {
-    pub opens: String,
-    pub closes: String,
+    pub opens: DateText,
+    pub closes: DateText,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct MembershipView {
-    pub line: String,
-    pub offer: String,
-    pub status: String,
-    pub start: String,
-    pub anniversary: String,
+    pub line: &'static str,
+    pub offer: &'static str,
+    pub status: &'static str,
+    pub start: DateText,
+    pub anniversary: DateText,
     pub renewal_window: WindowView,
-    pub activate_by: String,
-    pub solution_areas: Vec<String>,
+    pub activate_by: DateText,
+    pub solution_areas: Vec<&'static str>,
     pub source: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct BenefitView {
-    pub offer: String,
-    pub term_start: String,
+    pub offer: &'static str,
+    pub term_start: DateText,
     #[serde(rename = "type")]
-    pub benefit_type: String,
-    pub status: String,
-    pub provided: String,
-    pub activate_by: String,
-    pub unlocked: Option<String>,
-    pub expires: Option<String>,
+    pub benefit_type: &'static str,
+    pub status: &'static str,
+    pub provided: DateText,
+    pub activate_by: DateText,
+    pub unlocked: Option<DateText>,
+    pub expires: Option<DateText>,
     pub source: String,
 }
 
@@ -78,15 +79,15 @@ pub struct TokenView {
     pub token: String,
     pub product: String,
     pub seats: u64,
-    pub status: String,
+    pub status: &'static str,
     pub tenant: Option<String>,
-    pub issued: String,
-    pub activated: Option<String>,
-    pub expires: Option<String>,
-    pub replacement_deadline: Option<String>,
+    pub issued: DateText,
+    pub activated: Option<DateText>,
+    pub expires: Option<DateText>,
+    pub replacement_deadline: Option<DateText>,
     pub replaces: Option<String>,
     pub replaced_by: Option<String>,
-    pub offer: String,
+    pub offer: &'static str,
     pub source: String,
 }
 
@@ -94,41 +95,128 @@ pub struct TokenView {
 pub struct KeyView {
     pub key: String,
     pub product: String,
-    pub kind: String,
+    pub kind: &'static str,
     pub activations_total: u64,
     pub activations_used: u64,
     pub activations_remaining: u64,
-    pub status: String,
-    pub issued: String,
-    pub offer: String,
+    pub status: &'static str,
+    pub issued: DateText,
+    pub offer: &'static str,
     pub source: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SubscriptionView {
     pub subscription: String,
-    pub level: String,
+    pub level: &'static str,
     pub user: String,
-    pub status: String,
-    pub assigned: String,
-    pub activated: Option<String>,
-    pub unassigned: Option<String>,
-    pub expires: Option<String>,
-    pub offer: String,
+    pub status: &'static str,
+    pub assigned: DateText,
+    pub activated: Option<DateText>,
+    pub unassigned: Option<DateText>,
+    pub expires: Option<DateText>,
+    pub offer: &'static str,
     pub source: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ObligationView {
-    pub kind: String,
-    pub since: String,
-    pub offer: String,
-    pub line: String,
+    pub kind: &'static str,
+    pub since: DateText,
+    pub offer: &'static str,
+    pub line: &'static str,
     pub source: String,
 }
 
-fn s(d: Date) -> String {
-    format_date(d)
+fn s(d: Date) -> DateText {
+    DateText::new(d)
+}
+
+/// A date as the contract writes it (`YYYY-MM-DD`), held inline. A view holds dozens of dates
+/// and every query or report row builds one: a `String` each was most of a projection's
+/// allocations. Derefs to `str`, serialises as a string, orders as its text.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct DateText {
+    bytes: [u8; 15],
+    len: u8,
+}
+
+impl DateText {
+    pub fn new(d: Date) -> DateText {
+        let mut t = DateText {
+            bytes: [0; 15],
+            len: 0,
+        };
+        match u32::try_from(d.year()) {
+            Ok(y) if y <= 9999 => {
+                let mut put = |n: u32, width: u32| {
+                    for k in (0..width).rev() {
+                        t.bytes[usize::from(t.len)] = b'0' + ((n / 10u32.pow(k)) % 10) as u8;
+                        t.len += 1;
+                    }
+                };
+                put(y, 4);
+                put(d.month(), 2);
+                put(d.day(), 2);
+                // YYYYMMDD -> YYYY-MM-DD
+                t.bytes.copy_within(6..8, 8);
+                t.bytes.copy_within(4..6, 5);
+                t.bytes[4] = b'-';
+                t.bytes[7] = b'-';
+                t.len = 10;
+            }
+            _ => {
+                // Not a date the ledger accepts or derives (1900-9000 and months after);
+                // kept readable all the same.
+                let text = format_date(d);
+                let n = text.len().min(t.bytes.len());
+                t.bytes[..n].copy_from_slice(&text.as_bytes()[..n]);
+                t.len = n as u8;
+            }
+        }
+        t
+    }
+
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.bytes[..usize::from(self.len)]).unwrap_or_default()
+    }
+}
+
+impl std::ops::Deref for DateText {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl std::fmt::Display for DateText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::fmt::Debug for DateText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl Serialize for DateText {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl PartialEq<str> for DateText {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for DateText {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
 }
 
 /// The state on `as_of` of a state folded from the events dated on or before `as_of`.
@@ -176,7 +264,7 @@ fn designations(state: &State) -> Vec<DesignationView> {
         .designations
         .iter()
         .map(|q| DesignationView {
-            solution_area: q.solution_area.to_string(),
+            solution_area: q.solution_area.as_str(),
             qualified: s(q.qualified),
             score: q.score,
             source: q.source.to_string(),
@@ -213,9 +301,9 @@ fn memberships(state: &State, as_of: Date) -> Vec<MembershipView> {
 
 fn membership(t: &Term, as_of: Date) -> MembershipView {
     MembershipView {
-        line: t.line.to_string(),
-        offer: t.offer.to_string(),
-        status: t.status_on(as_of).as_str().to_string(),
+        line: t.line.as_str(),
+        offer: t.offer.as_str(),
+        status: t.status_on(as_of).as_str(),
         start: s(t.start),
         anniversary: s(t.anniversary),
         renewal_window: WindowView {
@@ -223,7 +311,7 @@ fn membership(t: &Term, as_of: Date) -> MembershipView {
             closes: s(t.window_closes),
         },
         activate_by: s(t.activate_by),
-        solution_areas: t.solution_areas.iter().map(|a| a.to_string()).collect(),
+        solution_areas: t.solution_areas.iter().map(|a| a.as_str()).collect(),
         source: t.source.to_string(),
     }
 }
@@ -321,10 +409,10 @@ fn benefits(state: &State, as_of: Date) -> Vec<BenefitView> {
             let expires = unlocked.and_then(|_| t.benefit_expires(b));
             let status = benefit_status(state, i, b, as_of);
             v.push(BenefitView {
-                offer: t.offer.to_string(),
+                offer: t.offer.as_str(),
                 term_start: s(t.start),
-                benefit_type: b.to_string(),
-                status: status.to_string(),
+                benefit_type: b.as_str(),
+                status,
                 provided: s(t.start),
                 activate_by: s(t.activate_by),
                 unlocked: unlocked.map(s),
@@ -363,7 +451,7 @@ fn tokens(state: &State, as_of: Date) -> Vec<TokenView> {
                 token: tok.token.clone(),
                 product: tok.product.clone(),
                 seats: tok.seats,
-                status: status.to_string(),
+                status,
                 tenant: tok.tenant.clone(),
                 issued: s(tok.issued),
                 activated: tok.activated.map(s),
@@ -371,7 +459,7 @@ fn tokens(state: &State, as_of: Date) -> Vec<TokenView> {
                 replacement_deadline: replacement_deadline.map(s),
                 replaces: tok.replaces.clone(),
                 replaced_by: tok.replaced_by.clone(),
-                offer: term.map(|t| t.offer.to_string()).unwrap_or_default(),
+                offer: term.map(|t| t.offer.as_str()).unwrap_or_default(),
                 source: tok.source.to_string(),
             }
         })
@@ -390,16 +478,16 @@ fn keys(state: &State, as_of: Date) -> Vec<KeyView> {
             KeyView {
                 key: k.key.clone(),
                 product: k.product.clone(),
-                kind: k.kind.to_string(),
+                kind: k.kind.as_str(),
                 activations_total: k.activations_total,
                 activations_used: k.activations_used,
                 activations_remaining: k.activations_total.saturating_sub(k.activations_used),
-                status: status.to_string(),
+                status,
                 issued: s(k.issued),
                 offer: state
                     .terms
                     .get(k.term)
-                    .map(|t| t.offer.to_string())
+                    .map(|t| t.offer.as_str())
                     .unwrap_or_default(),
                 source: k.source.to_string(),
             }
@@ -421,14 +509,14 @@ fn subscriptions(state: &State, as_of: Date) -> Vec<SubscriptionView> {
             let status = subscription_status(state, sub, as_of);
             SubscriptionView {
                 subscription: sub.subscription.clone(),
-                level: sub.level.to_string(),
+                level: sub.level.as_str(),
                 user: sub.user.clone(),
-                status: status.to_string(),
+                status,
                 assigned: s(sub.assigned),
                 activated: sub.activated.map(s),
                 unassigned: sub.unassigned.map(s),
                 expires: expires.map(s),
-                offer: term.map(|t| t.offer.to_string()).unwrap_or_default(),
+                offer: term.map(|t| t.offer.as_str()).unwrap_or_default(),
                 source: sub.source.to_string(),
             }
         })
@@ -476,10 +564,10 @@ fn obligations(state: &State, as_of: Date) -> Vec<ObligationView> {
             continue;
         }
         v.push(ObligationView {
-            kind: "uninstall_on_premises_software".to_string(),
+            kind: "uninstall_on_premises_software",
             since: s(since),
-            offer: t.offer.to_string(),
-            line: line_name(t.line),
+            offer: t.offer.as_str(),
+            line: t.line.as_str(),
             source: t.source.to_string(),
         });
     }
@@ -487,6 +575,33 @@ fn obligations(state: &State, as_of: Date) -> Vec<ObligationView> {
     v
 }
 
-fn line_name(line: Line) -> String {
-    line.to_string()
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::parse_date;
+
+    #[test]
+    fn date_text_reads_serialises_and_orders_as_the_contracts_date_string() {
+        let mut day = parse_date("1900-01-01").unwrap();
+        let last = parse_date("9000-12-31").unwrap();
+        let mut previous: Option<DateText> = None;
+        while day <= last {
+            let text = DateText::new(day);
+            let expected = format_date(day);
+            assert_eq!(text.as_str(), expected);
+            assert_eq!(text, expected.as_str());
+            assert_eq!(
+                serde_json::to_string(&text).unwrap(),
+                format!("\"{expected}\"")
+            );
+            if let Some(p) = previous {
+                assert!(p < text && p.as_str() < text.as_str(), "{p} !< {text}");
+            }
+            previous = Some(text);
+            day = add_days(day, 997);
+        }
+        // Beyond the years the ledger accepts, the text is still chrono's.
+        let far = add_days(last, 400_000);
+        assert_eq!(DateText::new(far).as_str(), format_date(far));
+    }
 }
