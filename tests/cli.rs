@@ -397,3 +397,75 @@ fn a_query_that_derives_missing_copies_leaves_them_durable() {
     );
     assert_eq!(report(&f), before);
 }
+
+/// The data file's modification time and bytes.
+fn data_file(db: &Path) -> (std::time::SystemTime, Vec<u8>) {
+    let file = db.join("db");
+    (
+        std::fs::metadata(&file).unwrap().modified().unwrap(),
+        std::fs::read(&file).unwrap(),
+    )
+}
+
+/// Query commands over a settled store leave its data file as they found it: sled's open no
+/// longer zeroes free segments and the recovered tail for a process that only reads
+/// (vendor/sled/PATCHES.md). An `append` afterwards still works and `verify` stays clean.
+#[test]
+fn query_commands_write_nothing_to_a_settled_store() {
+    let f = Fixture::new();
+    // The bundled events/, appended as the README does (`append events/*.jsonl`).
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("events");
+    let mut events: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
+        .collect();
+    events.sort();
+    let out = f.cmd().arg("append").args(&events).output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let before = data_file(&f.db);
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    for args in [
+        vec!["state", "contoso-ltd", "--as-of", "2024-06-30", "--json"],
+        vec!["history", "contoso-ltd"],
+        vec!["report", "--as-of", "2025-06-30"],
+        vec!["upcoming", "--as-of", "2024-01-01"],
+        vec!["verify"],
+        vec!["log"],
+    ] {
+        let out = f.cmd().args(&args).output().unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let after = data_file(&f.db);
+    assert!(
+        after == before,
+        "a query command wrote to the data file (mtime {:?} -> {:?})",
+        before.0,
+        after.0
+    );
+    let later = f.file(
+        "later.jsonl",
+        br#"{"id": "0b7c4f5e-3f42-4d0e-9a55-2f1d6c1f0a11", "account": "after-queries", "type": "business_profile_verified", "date": "2026-01-05", "data": {}}
+"#,
+    );
+    let (code, out, err) = f.append(&later);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("appended 1 event"), "{out}");
+    let out = f.cmd().arg("verify").output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
