@@ -1245,8 +1245,15 @@ fn zero_deferred(config: &RunningConfig) -> Result<()> {
     if deferred.is_empty() {
         return Ok(());
     }
+    // A free segment at the end may have been truncated away since (opening
+    // awaits those truncations): zeroing stops at the end of the file, as it
+    // would have ended up had it run before them.
+    let file_len = config.file.metadata()?.len();
     for &(base, len) in deferred.iter() {
-        pwrite_all(&config.file, &vec![MessageKind::Corrupted.into(); len], base)?;
+        let len = len.min(usize::try_from(file_len.saturating_sub(base)).unwrap_or(len));
+        if len > 0 {
+            pwrite_all(&config.file, &vec![MessageKind::Corrupted.into(); len], base)?;
+        }
     }
     config.file.sync_all()?;
     deferred.clear();

@@ -581,6 +581,9 @@ impl PageCache {
         trace!("starting pagecache");
 
         config.reset_global_error();
+        // partner-ledger patch (PATCHES.md): the list is shared by every open
+        // made from one `Config`; what an earlier open deferred is not this one's.
+        config.deferred_zeroing.lock().clear();
 
         // try to pull any existing snapshot off disk, and
         // apply any new data to it to "catch-up" the
