@@ -421,13 +421,7 @@ fn query_commands_write_nothing_to_a_settled_store() {
         .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
         .collect();
     events.sort();
-    let out = f.cmd().arg("append").args(&events).output().unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    succeeds(f.cmd().arg("append").args(&events), "append events/*.jsonl");
     let before = data_file(&f.db);
     std::thread::sleep(std::time::Duration::from_millis(20));
     for args in [
@@ -438,13 +432,7 @@ fn query_commands_write_nothing_to_a_settled_store() {
         vec!["verify"],
         vec!["log"],
     ] {
-        let out = f.cmd().args(&args).output().unwrap();
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        succeeds(f.cmd().args(&args), &format!("{args:?}"));
     }
     let after = data_file(&f.db);
     assert!(
@@ -461,11 +449,16 @@ fn query_commands_write_nothing_to_a_settled_store() {
     let (code, out, err) = f.append(&later);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("appended 1 event"), "{out}");
-    let out = f.cmd().arg("verify").output().unwrap();
+    succeeds(f.cmd().arg("verify"), "verify");
+}
+
+/// Runs `cmd` and asserts it exits 0, showing its stderr otherwise.
+fn succeeds(cmd: &mut Command, what: &str) {
+    let out = cmd.output().unwrap();
     assert_eq!(
         out.status.code(),
         Some(0),
-        "{}",
+        "{what}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
 }

@@ -2,12 +2,11 @@
 //! every status derived from dates (R6–R9, R17–R24, R27). Arrays are sorted (by date, then id)
 //! so that output is stable.
 
-use chrono::Datelike;
 use serde::Serialize;
 
 use super::calendar::{add_days, add_months};
 use super::state::{ProductKey, State, Subscription, Term, TermStatus, Token};
-use crate::event::{format_date, BenefitType, Date};
+use crate::event::{date_digits, format_date, BenefitType, Date};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct StateView {
@@ -147,33 +146,19 @@ impl DateText {
             bytes: [0; 15],
             len: 0,
         };
-        match u32::try_from(d.year()) {
-            Ok(y) if y <= 9999 => {
-                let mut put = |n: u32, width: u32| {
-                    for k in (0..width).rev() {
-                        t.bytes[usize::from(t.len)] = b'0' + ((n / 10u32.pow(k)) % 10) as u8;
-                        t.len += 1;
-                    }
-                };
-                put(y, 4);
-                put(d.month(), 2);
-                put(d.day(), 2);
-                // YYYYMMDD -> YYYY-MM-DD
-                t.bytes.copy_within(6..8, 8);
-                t.bytes.copy_within(4..6, 5);
-                t.bytes[4] = b'-';
-                t.bytes[7] = b'-';
-                t.len = 10;
+        // Beyond the years the ledger accepts or derives, kept readable all the same.
+        let digits = date_digits(d);
+        let far;
+        let text: &[u8] = match &digits {
+            Some(digits) => digits,
+            None => {
+                far = format_date(d);
+                far.as_bytes()
             }
-            _ => {
-                // Not a date the ledger accepts or derives (1900-9000 and months after);
-                // kept readable all the same.
-                let text = format_date(d);
-                let n = text.len().min(t.bytes.len());
-                t.bytes[..n].copy_from_slice(&text.as_bytes()[..n]);
-                t.len = n as u8;
-            }
-        }
+        };
+        let n = text.len().min(t.bytes.len());
+        t.bytes[..n].copy_from_slice(&text[..n]);
+        t.len = n as u8;
         t
     }
 

@@ -592,23 +592,28 @@ impl SledStore {
     fn open_as(path: &Path, wait: Duration, access: Access) -> Result<SledStore, StoreError> {
         if access == Access::Read {
             // sled's open also prepares its file for writing: it zeroes the tail of the
-            // segment it recovered and, on every open, every free segment (31 of them, 16 MB,
-            // on one 1 M-event store: most of a `state` process). A reader of a settled store
-            // writes nothing, so it leaves that to the next writing open (vendor/sled,
-            // PATCHES.md). A store that needs recovery, or is new, is opened again the usual
-            // way, since then this handle writes.
+            // segment it recovered and, on every open, every free segment (up to 31 of them,
+            // 16 MB, on one 1 M-event store: most of a `state` process). Deferred, that waits
+            // for a first write to the log, which a reader of a settled store never makes
+            // (vendor/sled/PATCHES.md). A store that needs recovery, or is new, is opened
+            // again the usual way, since then this handle writes.
             let db = open_db(path, wait, access, Recovery::Deferred)?;
-            if is_settled(&db) {
-                return SledStore::over(db, path, access);
+            if has_trees(&db) {
+                let store = SledStore::assemble(db, path, access)?;
+                if store.is_settled().unwrap_or(false) {
+                    store.settle()?;
+                    return Ok(store);
+                }
             }
-            drop(db);
         }
-        let db = open_db(path, wait, access, Recovery::Done)?;
-        SledStore::over(db, path, access)
+        let store =
+            SledStore::assemble(open_db(path, wait, access, Recovery::Done)?, path, access)?;
+        store.settle()?;
+        Ok(store)
     }
 
-    /// The store over an open sled database: its trees, its format checked, recovered.
-    fn over(db: sled::Db, path: &Path, access: Access) -> Result<SledStore, StoreError> {
+    /// The store over an open sled database (its trees opened, created if new).
+    fn assemble(db: sled::Db, path: &Path, access: Access) -> Result<SledStore, StoreError> {
         let shown = path.display().to_string();
         let engine = |e: sled::Error| engine_error(&shown, e);
         let store = SledStore {
@@ -624,11 +629,32 @@ impl SledStore {
             visible: RwLock::new(Head::EMPTY),
             access,
         };
-        store.check_format()?;
-        // An append interrupted while spilling leaves its scratch files; we hold the lock.
-        let _ = std::fs::remove_dir_all(path.join(STREAM_SPILL_DIR));
-        store.recover()?;
         Ok(store)
+    }
+
+    /// Brings a freshly assembled store to a clean committed state: its format checked (and
+    /// marked on a new store), an interrupted append's scratch files removed (we hold the
+    /// lock), recovered.
+    fn settle(&self) -> Result<(), StoreError> {
+        self.check_format()?;
+        let _ = std::fs::remove_dir_all(self.dir.join(STREAM_SPILL_DIR));
+        self.recover()?;
+        Ok(())
+    }
+
+    /// Whether [`SledStore::settle`] has nothing to write: the format marker is this program's,
+    /// no block lies beyond the committed head and the indexes reach it (`recover`'s own
+    /// tests).
+    fn is_settled(&self) -> Result<bool, StoreError> {
+        let format = self.meta.get(KEY_FORMAT).map_err(|e| self.engine(e))?;
+        if format.as_deref() != Some(FORMAT) {
+            return Ok(false);
+        }
+        let head = self.disk_head()?;
+        let through = self.indexed_through()?;
+        Ok(!self.has_blocks_beyond(head.seq)?
+            && through >= head.seq
+            && !self.streams_to_derive(through))
     }
 
     /// Lowers the bytes an append holds for the stream copies before spilling them to
@@ -727,7 +753,7 @@ impl SledStore {
         let head = self.disk_head()?;
         let removed = self.remove_beyond(head.seq)?;
         let through_before = self.indexed_through()?;
-        let derived = self.streams.is_empty() && through_before > 0;
+        let derived = self.streams_to_derive(through_before);
         if derived {
             // A store written before the stream copies existed: derive them once.
             self.append_streams(1, through_before)?;
@@ -743,6 +769,19 @@ impl SledStore {
         }
         *self.visible.write().unwrap_or_else(|p| p.into_inner()) = head;
         Ok(head)
+    }
+
+    /// A store written before the stream copies existed: they are derived once, on open.
+    fn streams_to_derive(&self, indexed_through: u64) -> bool {
+        self.streams.is_empty() && indexed_through > 0
+    }
+
+    /// Whether a block starts after `seq` (a leftover of a batch that never committed).
+    fn has_blocks_beyond(&self, seq: u64) -> Result<bool, StoreError> {
+        match self.events.range(seq_key(seq.saturating_add(1))..).next() {
+            Some(kv) => kv.map(|_| true).map_err(|e| self.engine(e)),
+            None => Ok(false),
+        }
     }
 
     /// Removes every block starting after `seq` (leftovers of a batch that never committed).
@@ -1516,42 +1555,12 @@ enum Recovery {
     Deferred,
 }
 
-/// Whether opening this store for reading writes nothing: its trees and format marker exist,
-/// no block lies beyond the committed head and the indexes reach it, so neither
-/// `check_format` nor `recover` has anything to do. Anything unreadable answers `false`: the
-/// usual open then reports it.
-fn is_settled(db: &sled::Db) -> bool {
+/// Whether the store's trees all exist (opening a missing one creates it: a write).
+fn has_trees(db: &sled::Db) -> bool {
     let names = db.tree_names();
-    let has = |tree: &str| names.iter().any(|n| n.as_ref() == tree.as_bytes());
-    if ![raw::EVENTS_TREE, "meta", "index", STREAMS_TREE]
+    [raw::EVENTS_TREE, "meta", "index", STREAMS_TREE]
         .into_iter()
-        .all(has)
-    {
-        return false;
-    }
-    let settled = || -> Option<bool> {
-        let meta = db.open_tree("meta").ok()?;
-        let events = db.open_tree(raw::EVENTS_TREE).ok()?;
-        let index = db.open_tree("index").ok()?;
-        let streams = db.open_tree(STREAMS_TREE).ok()?;
-        if meta.get(KEY_FORMAT).ok()?.as_deref() != Some(FORMAT) {
-            return Some(false);
-        }
-        let head = match meta.get(KEY_HEAD).ok()? {
-            None => Head::EMPTY,
-            Some(v) => decode_head(&v)?,
-        };
-        let through = match index.get(KEY_INDEXED_THROUGH).ok()? {
-            None => 0,
-            Some(v) => read_u64(&v)?,
-        };
-        let beyond = events
-            .range(seq_key(head.seq.saturating_add(1))..)
-            .next()
-            .is_some();
-        Some(!beyond && through >= head.seq && !(streams.is_empty() && through > 0))
-    };
-    settled().unwrap_or(false)
+        .all(|tree| names.iter().any(|n| n.as_ref() == tree.as_bytes()))
 }
 
 /// Opens sled, retrying while another process (or another handle here) holds the lock.

@@ -209,8 +209,8 @@ pub struct Inner {
     pub print_profile_on_drop: bool,
     #[doc(hidden)]
     pub idgen_persist_interval: u64,
-    /// partner-ledger patch (PATCHES.md): skip the writes that opening does
-    /// to prepare the file for writing.
+    /// partner-ledger patch (PATCHES.md): the writes that opening does to
+    /// prepare the file for writing wait for the first write to the log.
     #[doc(hidden)]
     pub defer_recovery_writes: bool,
     #[doc(hidden)]

@@ -317,7 +317,6 @@ fn advance_snapshot(
                 let shred_len = config.segment_size
                     - usize::try_from(segment_progress).unwrap()
                     - 1;
-                let shred_zone = vec![MessageKind::Corrupted.into(); shred_len];
                 let shred_base =
                     offset + LogOffset::try_from(segment_progress).unwrap();
 
@@ -337,6 +336,7 @@ fn advance_snapshot(
                     // before the first write to the log, if one comes.
                     config.deferred_zeroing.lock().push((shred_base, shred_len));
                 } else {
+                    let shred_zone = vec![MessageKind::Corrupted.into(); shred_len];
                     pwrite_all(&config.file, &shred_zone, shred_base)?;
                     config.file.sync_all()?;
                 }
