@@ -114,6 +114,7 @@ struct Run {
     verify_eps: f64,
     report_eps: f64,
     report_rss_kb: u64,
+    verify_rss_kb: u64,
     state_process_ms: f64,
     state_p50_us: f64,
     state_p99_us: f64,
@@ -158,8 +159,9 @@ fn one_run(o: &Options, file: &Path, events: u64, run: usize) -> Run {
     r.import_rss_kb = rss;
     r.disk_bytes_per_event = dir_size(&db) as f64 / events as f64;
 
-    let (wall, _) = timed(&db, &["verify"]);
+    let (wall, rss) = timed(&db, &["verify"]);
     r.verify_eps = events as f64 / wall;
+    r.verify_rss_kb = rss;
     let (wall, rss) = timed(&db, &["report", "--as-of", "2025-06-30", "--format", "csv"]);
     r.report_eps = events as f64 / wall;
     r.report_rss_kb = rss;
@@ -425,6 +427,7 @@ fn print_table(o: &Options, events: u64, rows: &[Run]) {
         m(&|r| mb(r.floor_rss_kb))
     );
     row("peak RSS report, MB", m(&|r| mb(r.report_rss_kb)), 0);
+    row("peak RSS verify, MB", m(&|r| mb(r.verify_rss_kb)), 0);
     row("peak RSS state process, MB", m(&|r| mb(r.query_rss_kb)), 0);
     row(
         "peak RSS in-process queries, warm, MB",

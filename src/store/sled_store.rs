@@ -30,18 +30,24 @@ use crate::event::{
 use crate::line::{hex_equals, LineView};
 
 /// Page cache of a long-lived handle ([`SledStore::open`]: a process that answers many
-/// queries). sled 0.34 keeps resident about what a bulk command reads or writes, whatever this
-/// setting (its LRU acts only after ~16,000 page-ins), so it sizes the hot set of the stream
-/// copies, ~150 MB packed at 1 M events, which sled accounts at more than their size: warm
-/// in-process `state` p99 ~250 µs at 128 MB (thrashing), ~130 µs at 192 MB, ~90 µs at 256 MB,
-/// the process then at ~190 MB resident (`cargo bench --bench ledger`, "warm" rows).
+/// queries). It sizes the hot set of the stream copies, ~150 MB packed at 1 M events, which
+/// sled accounts at more than their size: warm in-process `state` p99 ~250 µs at 128 MB
+/// (thrashing), ~130 µs at 192 MB, ~90 µs at 256 MB, the process then at ~190 MB resident
+/// (`cargo bench --bench ledger`, "warm" rows). A larger store no longer fits and is read from
+/// disk more often; its memory stays bounded (5 M events: ~280 MB resident).
 const CACHE_BYTES: u64 = 256 * 1024 * 1024;
 /// Page cache of a handle opened for one command's reading ([`SledStore::open_for_reading`]):
-/// a `state` touches one leaf, a `verify` or `report` scans, and neither gains from more.
-const READ_CACHE_BYTES: u64 = 128 * 1024 * 1024;
+/// a `state` touches one leaf, a `verify` or `report` reads each page once, and neither gains
+/// from more. Resident at 1 M events: `report` ~85 MB (~150 MB at 128 MB), `verify` ~190 MB
+/// (its tables of hashes and ids, ~40 bytes an event, are most of the rest), each as fast
+/// within this machine's noise.
+/// This bounds memory only since sled's LRU hears of accesses promptly
+/// (`vendor/sled/PATCHES.md`, 3); before, a scan kept every page it read.
+const READ_CACHE_BYTES: u64 = 32 * 1024 * 1024;
 /// Page cache of a handle opened for one bulk append ([`SledStore::open_for_appending`]).
 /// Importing 1 M events: peak RSS ~290-315 MB at 64 MB, ~277 MB at 48 MB at the same speed
-/// within this machine's noise, ~276 MB at 32 MB but ~12 % slower.
+/// within this machine's noise, ~276 MB at 32 MB but ~12 % slower (measured before the LRU
+/// patch; ~260 MB since).
 const APPEND_CACHE_BYTES: u64 = 48 * 1024 * 1024;
 /// Most events in one block (one sled value).
 const BLOCK_MAX_EVENTS: usize = 1000;
