@@ -413,6 +413,7 @@ fn processes_racing_on_expected_version_have_exactly_one_winner_per_version() {
     let mut expected_winners = 0;
     for (expected, child) in children {
         let out = finish(child);
+        let stderr = String::from_utf8_lossy(&out.stderr);
         match out.status.code() {
             Some(0) => {
                 appended += 1;
@@ -421,11 +422,14 @@ fn processes_racing_on_expected_version_have_exactly_one_winner_per_version() {
             Some(1) => {
                 assert!(
                     expected.is_some(),
-                    "an append without expected_version failed"
+                    "an append without expected_version failed: {stderr}"
                 );
-                assert!(String::from_utf8_lossy(&out.stderr).contains("conflict: expected_version"));
+                assert!(
+                    stderr.contains("conflict: expected_version"),
+                    "a loser must be told of the conflict: {stderr}"
+                );
             }
-            other => panic!("exit {other:?}"),
+            other => panic!("exit {other:?}: {stderr}"),
         }
     }
     assert!(expected_winners <= 1, "two appends won version {rounds}");

@@ -217,8 +217,9 @@ impl LogPart {
             }
             progress(self.next - self.start);
         }
-        // Sorted here, on this half's thread; the id check merges the halves.
-        self.ids.sort_unstable();
+        // Sorted here, on this half's thread; the id check merges the halves. By integer
+        // key: the same order as the bytes', without a memcmp per comparison.
+        self.ids.sort_unstable_by_key(entry_order);
         Ok(())
     }
 
@@ -396,6 +397,14 @@ fn half(hash: &Hash) -> HalfHash {
     let mut h = [0; 16];
     h.copy_from_slice(&hash[..16]);
     h
+}
+
+/// An id entry (uuid, then seq, both big-endian) as integers that order as its bytes do.
+fn entry_order(entry: &[u8; ID_ENTRY]) -> (u128, u64) {
+    let (mut id, mut seq) = ([0; 16], [0; 8]);
+    id.copy_from_slice(&entry[..16]);
+    seq.copy_from_slice(&entry[16..]);
+    (u128::from_be_bytes(id), u64::from_be_bytes(seq))
 }
 
 /// Two sorted lists as one.
@@ -767,5 +776,36 @@ fn check_marker(store: &SledStore, head: u64, problems: &mut Problems) {
         ),
         Ok(_) => {}
         Err(_) => problems.note(1, "index marker does not decode".into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn id_entries_sort_by_integer_key_as_their_bytes_do() {
+        // Entries that differ in every byte position, alone and together, incl. equal ids.
+        let mut entries = Vec::new();
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        for i in 0..2000u64 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let mut e = [0u8; ID_ENTRY];
+            e[..8].copy_from_slice(&x.to_le_bytes());
+            e[8..16].copy_from_slice(&(x.rotate_left(17) & (i % 4)).to_be_bytes());
+            e[16..].copy_from_slice(&(x % 7).to_be_bytes());
+            let position = (i % ID_ENTRY as u64) as usize;
+            e[position] = e[position].wrapping_add(0x80);
+            if i % 5 == 0 {
+                e[..16].fill(0xab);
+            }
+            entries.push(e);
+        }
+        let mut by_bytes = entries.clone();
+        by_bytes.sort_unstable();
+        entries.sort_unstable_by_key(entry_order);
+        assert_eq!(entries, by_bytes);
     }
 }
