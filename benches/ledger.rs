@@ -116,13 +116,60 @@ struct Run {
     report_rss_kb: u64,
     verify_rss_kb: u64,
     state_process_ms: f64,
-    state_p50_us: f64,
-    state_p99_us: f64,
-    warm_p50_us: f64,
-    warm_p99_us: f64,
-    warm_rss_kb: u64,
+    /// In-process queries with glibc's default heap, and with it on transparent huge pages.
+    queries: Queries,
+    queries_thp: Queries,
     query_rss_kb: u64,
     disk_bytes_per_event: f64,
+}
+
+/// What the queries child measured.
+#[derive(Default, Clone)]
+struct Queries {
+    cold_p50_us: f64,
+    cold_p99_us: f64,
+    warm_p50_us: f64,
+    warm_p99_us: f64,
+    rss_kb: u64,
+}
+
+/// Runs the queries child on `db`; `huge_pages`: with glibc's heap on transparent huge pages
+/// (`GLIBC_TUNABLES=glibc.malloc.hugetlb=1`, a setting for a long-lived process; ignored
+/// where the C library is not glibc). Returns its figures and a sample of account names.
+fn run_queries(db: &Path, n: usize, run: usize, huge_pages: bool) -> (Queries, Vec<String>) {
+    let mut child = Command::new(std::env::current_exe().expect("bench exe"));
+    child
+        .arg("--queries-child")
+        .arg(db)
+        .args([n.to_string(), run.to_string()]);
+    if huge_pages {
+        child.env("GLIBC_TUNABLES", "glibc.malloc.hugetlb=1");
+    } else {
+        child.env_remove("GLIBC_TUNABLES");
+    }
+    let out = child.output().expect("queries child");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "queries child failed: {text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut q = Queries::default();
+    let mut names = Vec::new();
+    for line in text.lines() {
+        let (key, value) = line.split_once('=').unwrap_or(("", ""));
+        let v = value.parse::<f64>().unwrap_or(0.0);
+        match key {
+            "cold_p50" => q.cold_p50_us = v,
+            "cold_p99" => q.cold_p99_us = v,
+            "warm_p50" => q.warm_p50_us = v,
+            "warm_p99" => q.warm_p99_us = v,
+            "rss_kb" => q.rss_kb = v as u64,
+            "name" => names.push(value.to_string()),
+            _ => {}
+        }
+    }
+    (q, names)
 }
 
 fn one_run(o: &Options, file: &Path, events: u64, run: usize) -> Run {
@@ -167,32 +214,9 @@ fn one_run(o: &Options, file: &Path, events: u64, run: usize) -> Run {
     r.report_rss_kb = rss;
 
     // In-process queries (a child process: its memory is its own), then whole-process `state`.
-    let out = Command::new(std::env::current_exe().expect("bench exe"))
-        .arg("--queries-child")
-        .arg(&db)
-        .args([o.queries.to_string(), run.to_string()])
-        .output()
-        .expect("queries child");
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "queries child failed: {text}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let mut names = Vec::new();
-    for line in text.lines() {
-        let (key, value) = line.split_once('=').unwrap_or(("", ""));
-        let v = value.parse::<f64>().unwrap_or(0.0);
-        match key {
-            "cold_p50" => r.state_p50_us = v,
-            "cold_p99" => r.state_p99_us = v,
-            "warm_p50" => r.warm_p50_us = v,
-            "warm_p99" => r.warm_p99_us = v,
-            "rss_kb" => r.warm_rss_kb = v as u64,
-            "name" => names.push(value.to_string()),
-            _ => {}
-        }
-    }
+    let names;
+    (r.queries, names) = run_queries(&db, o.queries, run, false);
+    (r.queries_thp, _) = run_queries(&db, o.queries, run, true);
     let mut walls = Vec::new();
     let mut rss_max = 0;
     for (i, name) in names.iter().take(31).enumerate() {
@@ -412,10 +436,35 @@ fn print_table(o: &Options, events: u64, rows: &[Run]) {
     let row = |label: &str, value: f64, decimals: usize| {
         println!("| {label} | {value:.decimals$} | | |");
     };
-    row("state in process, cold, p50 µs", m(&|r| r.state_p50_us), 1);
-    row("state in process, cold, p99 µs", m(&|r| r.state_p99_us), 1);
-    row("state in process, warm, p50 µs", m(&|r| r.warm_p50_us), 1);
-    row("state in process, warm, p99 µs", m(&|r| r.warm_p99_us), 1);
+    row(
+        "state in process, cold, p50 µs",
+        m(&|r| r.queries.cold_p50_us),
+        1,
+    );
+    row(
+        "state in process, cold, p99 µs",
+        m(&|r| r.queries.cold_p99_us),
+        1,
+    );
+    row(
+        "state in process, warm, p50 µs",
+        m(&|r| r.queries.warm_p50_us),
+        1,
+    );
+    row(
+        "state in process, warm, p99 µs",
+        m(&|r| r.queries.warm_p99_us),
+        1,
+    );
+    let thp = "heap on huge pages (GLIBC_TUNABLES=glibc.malloc.hugetlb=1)";
+    let q = |r: &Run| r.queries_thp.clone();
+    println!(
+        "| state in process, {thp}: cold p50 / p99, warm p50 / p99 µs | {:.1} / {:.1}, {:.1} / {:.1} | | |",
+        m(&|r| q(r).cold_p50_us),
+        m(&|r| q(r).cold_p99_us),
+        m(&|r| q(r).warm_p50_us),
+        m(&|r| q(r).warm_p99_us),
+    );
     row(
         "state as a whole process, ms (median of 31)",
         m(&|r| r.state_process_ms),
@@ -431,7 +480,7 @@ fn print_table(o: &Options, events: u64, rows: &[Run]) {
     row("peak RSS state process, MB", m(&|r| mb(r.query_rss_kb)), 0);
     row(
         "peak RSS in-process queries, warm, MB",
-        m(&|r| mb(r.warm_rss_kb)),
+        m(&|r| mb(r.queries.rss_kb)),
         0,
     );
     row("bytes on disk per event", m(&|r| r.disk_bytes_per_event), 0);
