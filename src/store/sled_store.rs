@@ -41,14 +41,21 @@ const CACHE_BYTES: u64 = 256 * 1024 * 1024;
 /// from more. Resident at 1 M events: `report` ~85 MB (~150 MB at 128 MB), `verify` ~190 MB
 /// (its tables of hashes and ids, ~40 bytes an event, are most of the rest), each as fast
 /// within this machine's noise.
-/// This bounds memory only since sled's LRU hears of accesses promptly
-/// (`vendor/sled/PATCHES.md`, 3); before, a scan kept every page it read.
+/// This bounds memory only since sled's LRU hears of accesses promptly ([`LRU_BLOCK`]);
+/// before, a scan kept every page it read.
 const READ_CACHE_BYTES: u64 = 32 * 1024 * 1024;
 /// Page cache of a handle opened for one bulk append ([`SledStore::open_for_appending`]).
 /// Importing 1 M events: peak RSS ~290-315 MB at 64 MB, ~277 MB at 48 MB at the same speed
-/// within this machine's noise, ~276 MB at 32 MB but ~12 % slower (measured before the LRU
-/// patch; ~260 MB since).
+/// within this machine's noise, ~276 MB at 32 MB but ~12 % slower.
 const APPEND_CACHE_BYTES: u64 = 48 * 1024 * 1024;
+/// Page accesses each of sled's 256 LRU shards queues before it accounts them (our patch;
+/// upstream 64, which let a scan of a 1 M store keep every page it read: `verify` ~310 MB).
+/// Handles that read use it. `append` keeps upstream's: at 8 its memory was a little lower
+/// (~260 against ~277 MB at 1 M), but the bench's floor, sled with one small value per event,
+/// went from ~0.7 to ~1.8 GB and scanned half as fast at 8, a case this change does not
+/// explain, so the write path stays as sled was tested.
+const LRU_BLOCK: usize = 8;
+const UPSTREAM_LRU_BLOCK: usize = 64;
 /// Most events in one block (one sled value).
 const BLOCK_MAX_EVENTS: usize = 1000;
 /// A block is closed once its lines reach this size (unpacked). sled stores a tree node
@@ -1606,6 +1613,12 @@ fn open_db(
             // sled's periodic flusher also cleans segments: work for writers only.
             .flush_every_ms((access != Access::Read).then_some(FLUSH_EVERY_MS))
             .defer_recovery_writes(recovery == Recovery::Deferred)
+            // The LRU hears of accesses 8 at a time, so the capacity bounds what a reader
+            // keeps (vendor/sled/PATCHES.md, 3); `append` keeps upstream's 64 (see LRU_BLOCK).
+            .lru_access_block(match access {
+                Access::Append => UPSTREAM_LRU_BLOCK,
+                Access::Read | Access::ReadWrite => LRU_BLOCK,
+            })
             .open();
         match opened {
             Ok(db) => return Ok(db),

@@ -213,6 +213,10 @@ pub struct Inner {
     /// prepare the file for writing wait for the first write to the log.
     #[doc(hidden)]
     pub defer_recovery_writes: bool,
+    /// partner-ledger patch (PATCHES.md): accesses each LRU shard queues
+    /// before it accounts them (1 to 64; upstream: 64).
+    #[doc(hidden)]
+    pub lru_access_block: usize,
     #[doc(hidden)]
     pub version: (usize, usize),
     tmp_path: PathBuf,
@@ -245,6 +249,7 @@ impl Default for Inner {
             flush_every_ms: Some(500),
             idgen_persist_interval: 1_000_000,
             defer_recovery_writes: false,
+            lru_access_block: 64,
             global_error: Arc::new(Atomic::default()),
             deferred_zeroing: Arc::new(Mutex::new(Vec::new())),
             #[cfg(feature = "event_log")]
@@ -532,6 +537,14 @@ impl Config {
              writing (zeroing the tail of the recovered segment and every free segment) \
              wait until the first write to the log, which may never come in a process \
              that only reads; a reader is ended without the flush on drop"
+        ),
+        (
+            lru_access_block,
+            usize,
+            "partner-ledger patch: how many page accesses each of the LRU's 256 \
+             shards queues before it accounts them and evicts (1 to 64; upstream \
+             always 64, which leaves up to 16,384 accesses unaccounted, so a scan \
+             of fewer pages than that is never evicted)"
         )
     );
 

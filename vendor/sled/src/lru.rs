@@ -16,12 +16,8 @@ use crate::{
 #[cfg(any(test, feature = "lock_free_delays"))]
 const MAX_QUEUE_ITEMS: usize = 4;
 
-// partner-ledger patch (PATCHES.md): 8 instead of 64. A shard learns of page accesses only a
-// full block at a time, so with 256 shards up to 16,384 accesses sat unaccounted, and a scan of
-// a 1 M-event store (a few thousand pages, each accessed a few times) was never evicted: a
-// process's memory grew with the store, whatever the cache capacity. With 8, at most 2,048.
 #[cfg(not(any(test, feature = "lock_free_delays")))]
-const MAX_QUEUE_ITEMS: usize = 8;
+const MAX_QUEUE_ITEMS: usize = 64;
 
 #[cfg(any(test, feature = "lock_free_delays"))]
 const N_SHARDS: usize = 2;
@@ -48,15 +44,20 @@ impl Default for AccessBlock {
 struct AccessQueue {
     writing: AtomicPtr<AccessBlock>,
     full_list: AtomicPtr<AccessBlock>,
+    /// partner-ledger patch (PATCHES.md): accesses a block takes before it is
+    /// full and handed to the shard (1..=MAX_QUEUE_ITEMS; upstream: always
+    /// MAX_QUEUE_ITEMS).
+    block_items: usize,
 }
 
-impl Default for AccessQueue {
-    fn default() -> AccessQueue {
+impl AccessQueue {
+    fn new(block_items: usize) -> AccessQueue {
         AccessQueue {
             writing: AtomicPtr::new(Box::into_raw(Box::new(
                 AccessBlock::default(),
             ))),
             full_list: AtomicPtr::default(),
+            block_items: block_items.max(1).min(MAX_QUEUE_ITEMS),
         }
     }
 }
@@ -72,7 +73,7 @@ impl AccessQueue {
             debug_delay();
             let offset = block.len.fetch_add(1, Ordering::Release);
 
-            if offset < MAX_QUEUE_ITEMS {
+            if offset < self.block_items {
                 debug_delay();
                 unsafe {
                     block
@@ -122,7 +123,12 @@ impl AccessQueue {
         debug_delay();
         let ptr = self.full_list.swap(std::ptr::null_mut(), Ordering::AcqRel);
 
-        CacheAccessIter { guard, current_offset: 0, current_block: ptr }
+        CacheAccessIter {
+            guard,
+            current_offset: 0,
+            current_block: ptr,
+            block_items: self.block_items,
+        }
     }
 }
 
@@ -151,6 +157,7 @@ struct CacheAccessIter<'a> {
     guard: &'a Guard,
     current_offset: usize,
     current_block: *mut AccessBlock,
+    block_items: usize,
 }
 
 impl<'a> Iterator for CacheAccessIter<'a> {
@@ -161,7 +168,7 @@ impl<'a> Iterator for CacheAccessIter<'a> {
             let current_block = unsafe { &*self.current_block };
 
             debug_delay();
-            if self.current_offset >= MAX_QUEUE_ITEMS {
+            if self.current_offset >= self.block_items {
                 let to_drop_ptr = self.current_block;
                 debug_delay();
                 self.current_block = current_block.next.load(Ordering::Acquire);
@@ -217,8 +224,9 @@ pub struct Lru {
 unsafe impl Sync for Lru {}
 
 impl Lru {
-    /// Instantiates a new `Lru` cache.
-    pub(crate) fn new(cache_capacity: u64) -> Self {
+    /// Instantiates a new `Lru` cache. partner-ledger patch (PATCHES.md):
+    /// `block_items` accesses fill a shard's block (upstream: MAX_QUEUE_ITEMS).
+    pub(crate) fn new(cache_capacity: u64, block_items: usize) -> Self {
         assert!(
             cache_capacity >= 256,
             "Please configure the cache \
@@ -228,7 +236,10 @@ impl Lru {
 
         let mut shards = Vec::with_capacity(N_SHARDS);
         shards.resize_with(N_SHARDS, || {
-            (AccessQueue::default(), FastLock::new(Shard::new(shard_capacity)))
+            (
+                AccessQueue::new(block_items),
+                FastLock::new(Shard::new(shard_capacity)),
+            )
         });
 
         Self { shards }
@@ -358,7 +369,7 @@ fn safe_usize(value: PageId) -> usize {
 fn lru_smoke_test() {
     use crate::pin;
 
-    let lru = Lru::new(256);
+    let lru = Lru::new(256, MAX_QUEUE_ITEMS);
     for i in 0..1000 {
         let guard = pin();
         lru.accessed(i, 16, &guard);

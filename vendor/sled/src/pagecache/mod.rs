@@ -647,7 +647,8 @@ impl PageCache {
         let _measure = Measure::new(&M.start_pagecache);
 
         let cache_capacity = config.cache_capacity;
-        let lru = Lru::new(cache_capacity);
+        // partner-ledger patch (PATCHES.md): how promptly the LRU hears of accesses.
+        let lru = Lru::new(cache_capacity, config.lru_access_block);
 
         let mut pc = Self {
             config: config.clone(),
