@@ -436,26 +436,17 @@ fn print_table(o: &Options, events: u64, rows: &[Run]) {
     let row = |label: &str, value: f64, decimals: usize| {
         println!("| {label} | {value:.decimals$} | | |");
     };
-    row(
-        "state in process, cold, p50 µs",
-        m(&|r| r.queries.cold_p50_us),
-        1,
-    );
-    row(
-        "state in process, cold, p99 µs",
-        m(&|r| r.queries.cold_p99_us),
-        1,
-    );
-    row(
-        "state in process, warm, p50 µs",
-        m(&|r| r.queries.warm_p50_us),
-        1,
-    );
-    row(
-        "state in process, warm, p99 µs",
-        m(&|r| r.queries.warm_p99_us),
-        1,
-    );
+    type Latency = fn(&Queries) -> f64;
+    let latencies: [(&str, Latency); 4] = [
+        ("cold, p50", |q| q.cold_p50_us),
+        ("cold, p99", |q| q.cold_p99_us),
+        ("warm, p50", |q| q.warm_p50_us),
+        ("warm, p99", |q| q.warm_p99_us),
+    ];
+    for (label, latency) in latencies {
+        let value = m(&|r| latency(&r.queries));
+        row(&format!("state in process, {label} µs"), value, 1);
+    }
     let thp = "heap on huge pages (GLIBC_TUNABLES=glibc.malloc.hugetlb=1)";
     let q = |r: &Run| r.queries_thp.clone();
     println!(
