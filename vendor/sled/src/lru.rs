@@ -73,6 +73,7 @@ impl AccessQueue {
             debug_delay();
             let offset = block.len.fetch_add(1, Ordering::Release);
 
+            // partner-ledger patch (PATCHES.md): full at `block_items`.
             if offset < self.block_items {
                 debug_delay();
                 unsafe {
@@ -157,6 +158,7 @@ struct CacheAccessIter<'a> {
     guard: &'a Guard,
     current_offset: usize,
     current_block: *mut AccessBlock,
+    /// partner-ledger patch (PATCHES.md): the queue's `block_items`.
     block_items: usize,
 }
 
