@@ -371,6 +371,7 @@ fn safe_usize(value: PageId) -> usize {
 fn lru_smoke_test() {
     use crate::pin;
 
+    // partner-ledger patch (PATCHES.md): blocks as upstream's.
     let lru = Lru::new(256, MAX_QUEUE_ITEMS);
     for i in 0..1000 {
         let guard = pin();
