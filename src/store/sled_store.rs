@@ -50,7 +50,8 @@ const READ_CACHE_BYTES: u64 = 32 * 1024 * 1024;
 const APPEND_CACHE_BYTES: u64 = 48 * 1024 * 1024;
 /// Page accesses each of sled's 256 LRU shards queues before it accounts them (our patch;
 /// upstream 64, which let a scan of a 1 M store keep every page it read: `verify` ~310 MB).
-/// Handles that read use it. `append` keeps upstream's: at 8 its memory was a little lower
+/// Reading handles and the long-lived one (which also appends, in small batches) use it; the
+/// `append` command's handle keeps upstream's: at 8 its memory was a little lower
 /// (~260 against ~277 MB at 1 M), but the bench's floor, sled with one small value per event,
 /// went from ~0.7 to ~1.8 GB and scanned half as fast at 8: eviction inside its batches of
 /// 10,000 (with batches of 1,000 the two differ little), which hold what they replace until
