@@ -55,7 +55,7 @@ const APPEND_CACHE_BYTES: u64 = 48 * 1024 * 1024;
 /// (~260 against ~277 MB at 1 M), but the bench's floor, sled with one small value per event,
 /// went from ~0.7 to ~1.8 GB and scanned half as fast at 8: eviction inside its batches of
 /// 10,000 (with batches of 1,000 the two differ little), which hold what they replace until
-/// they end. The write path stays as sled was tested.
+/// they end. The `append` command writes as sled was tested.
 const LRU_BLOCK: usize = 8;
 const UPSTREAM_LRU_BLOCK: usize = 64;
 /// Most events in one block (one sled value).
