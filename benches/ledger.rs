@@ -460,14 +460,15 @@ fn print_table(o: &Options, events: u64, rows: &[Run]) {
         let value = m(&|r| latency(&r.queries));
         row(&format!("state in process, {label} µs"), value, 1);
     }
-    let thp = "heap on huge pages (GLIBC_TUNABLES=glibc.malloc.hugetlb=1)";
-    let q = |r: &Run| r.queries_thp.clone();
+    // The same four with the heap on huge pages, in one row.
+    let on_huge_pages: Vec<String> = latencies
+        .iter()
+        .map(|(_, latency)| format!("{:.1}", m(&|r| latency(&r.queries_thp))))
+        .collect();
     println!(
-        "| state in process, {thp}: cold p50 / p99, warm p50 / p99 µs | {:.1} / {:.1}, {:.1} / {:.1} | | |",
-        m(&|r| q(r).cold_p50_us),
-        m(&|r| q(r).cold_p99_us),
-        m(&|r| q(r).warm_p50_us),
-        m(&|r| q(r).warm_p99_us),
+        "| state in process, heap on huge pages (GLIBC_TUNABLES=glibc.malloc.hugetlb=1): \
+         cold p50 / p99, warm p50 / p99 µs | {} / {}, {} / {} | | |",
+        on_huge_pages[0], on_huge_pages[1], on_huge_pages[2], on_huge_pages[3]
     );
     row(
         "state as a whole process, ms (median of 31)",

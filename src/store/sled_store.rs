@@ -631,7 +631,7 @@ impl SledStore {
     fn assemble(db: sled::Db, path: &Path, access: Access) -> Result<SledStore, StoreError> {
         let shown = path.display().to_string();
         let engine = |e: sled::Error| engine_error(&shown, e);
-        let store = SledStore {
+        Ok(SledStore {
             events: db.open_tree(raw::EVENTS_TREE).map_err(engine)?,
             meta: db.open_tree("meta").map_err(engine)?,
             index: db.open_tree("index").map_err(engine)?,
@@ -643,8 +643,7 @@ impl SledStore {
             writer: Mutex::new(()),
             visible: RwLock::new(Head::EMPTY),
             access,
-        };
-        Ok(store)
+        })
     }
 
     /// Brings a freshly assembled store to a clean committed state: its format checked (and
