@@ -101,29 +101,34 @@ fn truncate(s: &str, n: usize) -> String {
 
 /// Parses a business date: exactly `YYYY-MM-DD`, a real calendar day, within the ledger's range.
 pub fn parse_date(s: &str) -> Result<Date, ParseError> {
+    match parse_stored_date(s.as_bytes()) {
+        Some(date) => Ok(date),
+        None => err(date_problem(s)),
+    }
+}
+
+/// What is wrong with a date [`parse_stored_date`] refused.
+fn date_problem(s: &str) -> String {
     let b = s.as_bytes();
     let shape_ok = b.len() == 10
-        && b[4] == b'-'
-        && b[7] == b'-'
-        && b.iter()
-            .enumerate()
-            .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit());
+        && b.iter().enumerate().all(|(i, c)| {
+            if i == 4 || i == 7 {
+                *c == b'-'
+            } else {
+                c.is_ascii_digit()
+            }
+        });
     if !shape_ok {
-        return err(format!("date {:?} is not YYYY-MM-DD", truncate(s, 40)));
-    }
-    let num = |r: std::ops::Range<usize>| s[r].parse::<u32>().unwrap_or(0);
-    let (y, m, d) = (num(0..4) as i32, num(5..7), num(8..10));
-    let Some(date) = NaiveDate::from_ymd_opt(y, m, d) else {
-        return err(format!("date {s} does not exist in the calendar"));
-    };
-    if date < min_date() || date > max_date() {
-        return err(format!(
+        format!("date {:?} is not YYYY-MM-DD", truncate(s, 40))
+    } else if date_at(b).is_none() {
+        format!("date {s} does not exist in the calendar")
+    } else {
+        format!(
             "date {s} is outside the supported range {} … {}",
             format_date(min_date()),
             format_date(max_date())
-        ));
+        )
     }
-    Ok(date)
 }
 
 pub fn min_date() -> Date {
@@ -193,28 +198,44 @@ pub fn truncate_to_micros(t: Instant) -> Instant {
     t.with_nanosecond(micros).unwrap_or(t)
 }
 
+/// The decimal number `digits` spell (no sign, at most 9 digits); None for anything else.
+fn small_number(digits: &[u8]) -> Option<u32> {
+    if digits.is_empty() || digits.len() > 9 {
+        return None;
+    }
+    digits.iter().try_fold(0u32, |n, &c| {
+        c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0'))
+    })
+}
+
+/// The date of `YYYY-MM-DD…` read by position (dashes at 4 and 7; what follows is the caller's).
+fn date_at(b: &[u8]) -> Option<Date> {
+    if b.get(4) != Some(&b'-') || b.get(7) != Some(&b'-') {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| b.get(r).and_then(small_number);
+    NaiveDate::from_ymd_opt(num(0..4)? as i32, num(5..7)?, num(8..10)?)
+}
+
+/// A date as stored (`YYYY-MM-DD`), read by position: what [`parse_date`] accepts, without
+/// its messages (a test holds the two equal). Stored lines are read on every query.
+pub fn parse_stored_date(b: &[u8]) -> Option<Date> {
+    let date = date_at(b).filter(|_| b.len() == 10)?;
+    (MIN_DATE.0..=MAX_DATE.0)
+        .contains(&date.year())
+        .then_some(date)
+}
+
 /// An instant in the exact shape `format_instant` writes (`YYYY-MM-DDTHH:MM:SS.ffffffZ`), read
 /// by position; None for any other shape (callers then use [`parse_instant`]).
 fn parse_stored_instant(b: &[u8]) -> Option<Instant> {
     let b: &[u8; 27] = b.try_into().ok()?;
-    let shape = [
-        (4, b'-'),
-        (7, b'-'),
-        (10, b'T'),
-        (13, b':'),
-        (16, b':'),
-        (19, b'.'),
-        (26, b'Z'),
-    ];
+    let shape = [(10, b'T'), (13, b':'), (16, b':'), (19, b'.'), (26, b'Z')];
     if shape.iter().any(|&(i, c)| b[i] != c) {
         return None;
     }
-    let num = |from: usize, to: usize| -> Option<u32> {
-        b[from..to].iter().try_fold(0u32, |n, &c| {
-            c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0'))
-        })
-    };
-    let date = chrono::NaiveDate::from_ymd_opt(num(0, 4)? as i32, num(5, 7)?, num(8, 10)?)?;
+    let num = |from: usize, to: usize| small_number(&b[from..to]);
+    let date = date_at(b)?;
     let time = chrono::NaiveTime::from_hms_micro_opt(
         num(11, 13)?,
         num(14, 16)?,
@@ -926,32 +947,40 @@ pub fn push_hex(out: &mut String, h: &Hash) {
     }
 }
 
-pub fn parse_hex(s: &str) -> Option<Hash> {
-    /// Value of a lower-case hex digit; 0xFF for anything else.
-    const VALUE: [u8; 256] = {
-        let mut t = [0xFF_u8; 256];
-        let mut i = 0;
-        while i < 10 {
-            t[b'0' as usize + i] = i as u8;
-            i += 1;
-        }
-        let mut i = 0;
-        while i < 6 {
-            t[b'a' as usize + i] = 10 + i as u8;
-            i += 1;
-        }
-        t
-    };
-    let bytes: &[u8; 64] = s.as_bytes().try_into().ok()?;
+/// The hash written as 64 lower-case hex digits; None for anything else. Two are read per
+/// stored event on every query, so eight digits are read at a time (`hex8`).
+pub fn parse_hex(s: &[u8]) -> Option<Hash> {
+    let digits: &[u8; 64] = s.try_into().ok()?;
     let mut h = [0u8; 32];
-    let mut bad = 0u8;
-    for (out, pair) in h.iter_mut().zip(bytes.chunks_exact(2)) {
-        let (hi, lo) = (VALUE[usize::from(pair[0])], VALUE[usize::from(pair[1])]);
-        bad |= hi | lo;
-        *out = hi << 4 | (lo & 15);
+    for (out, eight) in h.chunks_exact_mut(4).zip(digits.chunks_exact(8)) {
+        let lanes = u64::from_le_bytes(eight.try_into().ok()?);
+        out.copy_from_slice(&hex8(lanes)?.to_le_bytes());
     }
-    // Digits are 0..=15; an invalid one set the high bits.
-    (bad & 0xF0 == 0).then_some(h)
+    Some(h)
+}
+
+/// Eight lower-case hex digits, one per byte of `x` (the first in the lowest byte), as four
+/// bytes (the first in the lowest byte); None if any byte is not such a digit. Each byte is a
+/// lane of its own: no step carries or borrows into the next lane.
+fn hex8(x: u64) -> Option<u32> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    // High bit of a lane set where the byte (its low seven bits) is at least `c` (c <= 0x80).
+    let seven = x & !HIGH;
+    let at_least = |c: u8| ((seven | HIGH) - ONES * u64::from(c)) & HIGH;
+    let digit = at_least(b'0') & !at_least(b'9' + 1);
+    let letter = at_least(b'a') & !at_least(b'f' + 1);
+    if (digit | letter) & !(x & HIGH) != HIGH {
+        return None;
+    }
+    // '0'..='9' is 0x30..=0x39 and 'a'..='f' is 0x61..=0x66: the low nibble, plus 9 where
+    // bit 6 (letters) is set.
+    let nibbles = (x & (ONES * 0x0F)) + ((x >> 6) & ONES) * 9;
+    // Pairs of lanes into bytes (high nibble first), then the bytes side by side.
+    const PAIRS: u64 = 0x00FF_00FF_00FF_00FF;
+    let bytes = ((nibbles & PAIRS) << 4) | ((nibbles >> 8) & PAIRS);
+    let bytes = (bytes | (bytes >> 8)) & 0x0000_FFFF_0000_FFFF;
+    Some(((bytes | (bytes >> 16)) & 0xFFFF_FFFF) as u32)
 }
 
 /// An event as stored: its global position, its position in the account, and its chain link.
@@ -1036,8 +1065,16 @@ impl StoredEvent {
         let (Some(seq), Some(version), Some(prev), Some(hash), Some(id), Some(recorded_at)) = (
             stored.seq,
             stored.version,
-            stored.prev_hash.as_deref().and_then(parse_hex),
-            stored.hash.as_deref().and_then(parse_hex),
+            stored
+                .prev_hash
+                .as_deref()
+                .map(str::as_bytes)
+                .and_then(parse_hex),
+            stored
+                .hash
+                .as_deref()
+                .map(str::as_bytes)
+                .and_then(parse_hex),
             input.id,
             input.recorded_at,
         ) else {
@@ -1084,7 +1121,7 @@ impl StoredEvent {
         let event = Event {
             id: Uuid::try_parse_ascii(view.id).ok()?,
             account,
-            date: parse_date(text(view.date)?).ok()?,
+            date: parse_stored_date(view.date)?,
             recorded_at: parse_stored_instant(view.recorded_at)?,
             body: Body::parse(kind, text(view.data)?).ok()?,
         };
@@ -1092,8 +1129,8 @@ impl StoredEvent {
             seq: view.seq,
             version: view.version,
             event,
-            prev_hash: parse_hex(text(view.prev_hash_hex)?)?,
-            hash: parse_hex(text(view.hash_hex)?)?,
+            prev_hash: parse_hex(view.prev_hash_hex)?,
+            hash: parse_hex(view.hash_hex)?,
         })
     }
 }
@@ -1258,11 +1295,56 @@ mod tests {
         }
     }
 
+    /// The plain reading of a hex hash, digit by digit: what `parse_hex` must agree with.
+    fn hex_digit_by_digit(s: &[u8]) -> Option<Hash> {
+        if s.len() != 64 {
+            return None;
+        }
+        let value = |c: u8| match c {
+            b'0'..=b'9' => Some(c - b'0'),
+            b'a'..=b'f' => Some(c - b'a' + 10),
+            _ => None,
+        };
+        let mut h = [0u8; 32];
+        for (out, pair) in h.iter_mut().zip(s.chunks_exact(2)) {
+            *out = value(pair[0])? << 4 | value(pair[1])?;
+        }
+        Some(h)
+    }
+
+    #[test]
+    fn hex_read_eight_digits_at_a_time_agrees_with_digit_by_digit_for_every_byte_anywhere() {
+        let mut state = 0x2545_F491_4F6C_DD1D_u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for _ in 0..200 {
+            let h: Hash = std::array::from_fn(|_| next() as u8);
+            let good = hex(&h).into_bytes();
+            assert_eq!(parse_hex(&good), Some(h));
+            // Every byte value at a random position (and at each end).
+            for at in [0, 63, (next() % 64) as usize] {
+                for b in 0..=255u8 {
+                    let mut s = good.clone();
+                    s[at] = b;
+                    assert_eq!(
+                        parse_hex(&s),
+                        hex_digit_by_digit(&s),
+                        "byte {b:#04x} at {at}"
+                    );
+                }
+            }
+        }
+    }
+
     #[test]
     fn hex_round_trips_and_anything_else_is_refused() {
         let h: Hash = std::array::from_fn(|i| (i * 37 + 5) as u8);
-        assert_eq!(parse_hex(&hex(&h)), Some(h));
-        assert_eq!(parse_hex(&hex(&ZERO_HASH)), Some(ZERO_HASH));
+        assert_eq!(parse_hex(hex(&h).as_bytes()), Some(h));
+        assert_eq!(parse_hex(hex(&ZERO_HASH).as_bytes()), Some(ZERO_HASH));
         let good = hex(&h);
         for bad in [
             good.to_uppercase(),
@@ -1271,7 +1353,7 @@ mod tests {
             good.replacen(&good[..1], "g", 1),
             good.replacen(&good[..1], " ", 1),
         ] {
-            assert_eq!(parse_hex(&bad), None, "{bad}");
+            assert_eq!(parse_hex(bad.as_bytes()), None, "{bad}");
         }
     }
 
@@ -1331,6 +1413,45 @@ mod tests {
             assert!(parse_date(bad).is_err(), "{bad}");
         }
         assert!(parse_date("2024-02-29").is_ok());
+    }
+
+    #[test]
+    fn dates_read_by_position_agree_with_chrono_and_explain_each_refusal() {
+        // Every (year, month, day) in a grid around the edges, against chrono's own parser
+        // and the supported range: read the same, refused the same.
+        for y in [
+            0, 1899, 1900, 1901, 2023, 2024, 2100, 8999, 9000, 9001, 9999,
+        ] {
+            for m in 0..=13 {
+                for d in 0..=32 {
+                    let s = format!("{y:04}-{m:02}-{d:02}");
+                    let chrono = NaiveDate::parse_from_str(&s, "%Y-%m-%d")
+                        .ok()
+                        .filter(|d| (1900..=9000).contains(&d.year()));
+                    assert_eq!(parse_stored_date(s.as_bytes()), chrono, "{s}");
+                    assert_eq!(parse_date(&s).ok(), chrono, "{s}");
+                }
+            }
+        }
+        let problem = |s: &str| {
+            parse_date(s)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default()
+        };
+        for (s, says) in [
+            ("2023-2-03", "is not YYYY-MM-DD"),
+            ("2023-02-3x", "is not YYYY-MM-DD"),
+            ("2023/02/03", "is not YYYY-MM-DD"),
+            ("+023-02-03", "is not YYYY-MM-DD"),
+            ("2023-02-30", "does not exist in the calendar"),
+            ("2023-00-10", "does not exist in the calendar"),
+            ("1899-12-31", "outside the supported range"),
+            ("9001-01-01", "outside the supported range"),
+        ] {
+            assert_eq!(parse_stored_date(s.as_bytes()), None, "{s}");
+            assert!(problem(s).contains(says), "{s}: {}", problem(s));
+        }
     }
 
     #[test]

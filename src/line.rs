@@ -40,6 +40,9 @@ pub struct LineView<'a> {
     prev_member: Range<usize>,
 }
 
+/// `YYYY-MM-DDTHH:MM:SS.ffffffZ`, as `event::format_instant` writes every recorded_at.
+const STORED_INSTANT_WIDTH: usize = 27;
+
 /// Reads backwards from `end`.
 struct Back<'a> {
     line: &'a [u8],
@@ -54,15 +57,27 @@ impl<'a> Back<'a> {
 
     /// The run of bytes satisfying `ok` that ends here (at least one).
     fn take_while(&mut self, ok: impl Fn(u8) -> bool) -> Option<&'a [u8]> {
-        let end = self.end;
-        let mut start = end;
-        while start > 0 && ok(*self.line.get(start - 1)?) {
-            start -= 1;
-        }
-        (start < end).then(|| {
+        let before = self.line.get(..self.end)?;
+        let n = before.iter().rev().take_while(|&&c| ok(c)).count();
+        let start = self.end - n;
+        (n > 0).then(|| {
             self.end = start;
-            &self.line[start..end]
+            &before[start..]
         })
+    }
+
+    /// The run of bytes back to the previous `"` (at least one): `take_while(|c| c != b'"')`,
+    /// trying first whether the run is `width` long (every stored instant is), which finds
+    /// the quote without looking at each byte in turn.
+    fn until_quote(&mut self, width: usize) -> Option<&'a [u8]> {
+        let before = self.line.get(..self.end)?;
+        match self.end.checked_sub(width + 1) {
+            Some(q) if before[q] == b'"' && !before[q + 1..].contains(&b'"') => {
+                self.end = q + 1;
+                Some(&before[q + 1..])
+            }
+            _ => self.take_while(|c| c != b'"'),
+        }
     }
 
     fn take(&mut self, n: usize) -> Option<&'a [u8]> {
@@ -81,11 +96,15 @@ impl<'a> Back<'a> {
     }
 }
 
+/// The canonical decimal `digits` (no leading zero), within u64.
 fn number(digits: &[u8]) -> Option<u64> {
-    if digits.len() > 1 && digits[0] == b'0' {
+    if digits.is_empty() || digits.len() > 1 && digits[0] == b'0' {
         return None; // not canonical
     }
-    std::str::from_utf8(digits).ok()?.parse().ok()
+    digits.iter().try_fold(0u64, |n, &c| {
+        let digit = c.checked_sub(b'0').filter(|d| *d <= 9)?;
+        n.checked_mul(10)?.checked_add(u64::from(digit))
+    })
 }
 
 impl<'a> LineView<'a> {
@@ -112,7 +131,7 @@ impl<'a> LineView<'a> {
         let seq = number(b.take_while(|c| c.is_ascii_digit())?)?;
         b.expect(b",\"seq\":")?;
         b.expect(b"\"")?;
-        let recorded_at = b.take_while(|c| c != b'"')?;
+        let recorded_at = b.until_quote(STORED_INSTANT_WIDTH)?;
         b.expect(b",\"recorded_at\":\"")?;
         let prev_end = b.end;
         let prev_hash = b.string(b",\"prev_hash\":\"", 64)?;
@@ -172,18 +191,43 @@ impl<'a> LineView<'a> {
     }
 }
 
-/// Whether `hex` is the lower-case hex form of `hash`.
+/// Whether `hex` is the lower-case hex form of `hash` (read eight digits at a time).
 pub fn hex_equals(hash: &Hash, hex: &[u8]) -> bool {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    hex.len() == 64
-        && hash.iter().zip(hex.chunks_exact(2)).all(|(b, pair)| {
-            pair[0] == DIGITS[usize::from(b >> 4)] && pair[1] == DIGITS[usize::from(b & 15)]
-        })
+    crate::event::parse_hex(hex).is_some_and(|h| h == *hash)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn numbers_are_read_as_str_parse_reads_canonical_ones() {
+        for n in [
+            0,
+            1,
+            9,
+            10,
+            1_042_130,
+            u64::from(u32::MAX) + 1,
+            u64::MAX - 1,
+            u64::MAX,
+        ] {
+            assert_eq!(number(n.to_string().as_bytes()), Some(n));
+        }
+        for bad in [
+            "",
+            "01",
+            "00",
+            "18446744073709551616",
+            "99999999999999999999",
+            "1a",
+            "-1",
+            "+1",
+            " 1",
+        ] {
+            assert_eq!(number(bad.as_bytes()), None, "{bad:?}");
+        }
+    }
     use crate::domain::Catalog;
     use crate::event::{Event, InputEvent, StoredEvent, ZERO_HASH};
 
@@ -257,6 +301,57 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn recorded_at_of_any_width_reads_back_to_the_quote_before_it() {
+        let stored = StoredEvent::seal(
+            3,
+            1,
+            event(
+                r#"{"id":"7f3c2a9e-5b1d-4c6e-9a8f-0b1c2d3e4f50","account":"contoso","type":"business_profile_verified","date":"2021-09-01","recorded_at":"2021-09-01T10:00:00Z","data":{}}"#,
+            ),
+            ZERO_HASH,
+        );
+        let line = stored.to_line();
+        let value = "2021-09-01T10:00:00.000000Z";
+        assert!(line.contains(value) && value.len() == STORED_INSTANT_WIDTH);
+        let mut others = vec![
+            String::new(),
+            "x".to_string(),
+            value[1..].to_string(),
+            format!("{value}0"),
+        ];
+        // A quote at every place of a value of the stored width, and of one more.
+        for at in 0..STORED_INSTANT_WIDTH {
+            let mut v = value.to_string();
+            v.replace_range(at..=at, "\"");
+            others.push(v);
+        }
+        for at in 0..=STORED_INSTANT_WIDTH {
+            let mut v = format!("0{value}");
+            v.replace_range(at..=at, "\"");
+            others.push(v);
+        }
+        for other in others {
+            let changed = line.replace(value, &other);
+            let expected = changed
+                .rsplit_once("\",\"seq\":")
+                .and_then(|(head, _)| head.rsplit_once('"'))
+                .map(|(_, v)| v.as_bytes())
+                .filter(|v| !v.is_empty());
+            let read = LineView::parse(changed.as_bytes()).map(|v| v.recorded_at);
+            match expected {
+                // The value ends at the nearest quote; what is left must still have the form.
+                Some(v) if !other.contains('"') => assert_eq!(read, Some(v), "{other:?}"),
+                Some(v) => assert!(read.is_none_or(|r| r == v), "{other:?}"),
+                None => assert_eq!(read, None, "{other:?}"),
+            }
+        }
+        assert_eq!(
+            LineView::parse(line.as_bytes()).map(|v| v.recorded_at),
+            Some(value.as_bytes())
+        );
     }
 
     #[test]

@@ -865,7 +865,7 @@ fn verify_deep_names_a_resealed_line_that_is_not_canonical() {
     streams.insert(b"b\0\0\0\0\0", copy).unwrap();
     let meta = store.raw_db().open_tree("meta").unwrap();
     let mut head = meta.get(b"head").unwrap().unwrap().to_vec();
-    head[8..40].copy_from_slice(&partner_ledger::event::parse_hex(&new_hash).unwrap());
+    head[8..40].copy_from_slice(&partner_ledger::event::parse_hex(new_hash.as_bytes()).unwrap());
     meta.insert(b"head", head).unwrap();
     drop((events, streams, meta));
     drop(store);

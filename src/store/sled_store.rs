@@ -1067,6 +1067,7 @@ impl SledStore {
             .ok_or_else(|| "stream chunk is too short".to_string())
             .and_then(Block::decode)
             .map_err(|m| self.corrupt(0, format!("stream of {account}: {m}")))?;
+        out.reserve(block.len());
         for i in 0..block.len() {
             let line = block.line(i).ok_or_else(|| {
                 self.corrupt(0, format!("stream of {account}: line bounds are damaged"))
