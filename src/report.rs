@@ -112,24 +112,37 @@ pub const COLUMNS: [&str; 14] = [
 ];
 
 impl ReportRow {
-    fn cells(&self) -> [String; 14] {
-        let o = |v: &Option<String>| v.clone().unwrap_or_default();
-        [
-            self.account.clone(),
-            o(&self.merged_into),
-            o(&self.package_offer),
-            o(&self.package_status),
-            o(&self.package_anniversary),
-            o(&self.action_pack_offer),
-            o(&self.action_pack_status),
-            o(&self.action_pack_anniversary),
-            self.benefits_available.to_string(),
-            self.benefits_redeemed.to_string(),
-            self.tokens_activated.to_string(),
-            self.keys_usable.to_string(),
-            self.subscriptions_active.to_string(),
-            self.obligations.to_string(),
-        ]
+    /// The row as one CSV line, in `COLUMNS` order, written field by field into `out` (a
+    /// report writes one per account: no string is built for a cell or the line).
+    fn write_csv(&self, out: &mut dyn Write) -> io::Result<()> {
+        let text = [
+            Some(&self.account),
+            self.merged_into.as_ref(),
+            self.package_offer.as_ref(),
+            self.package_status.as_ref(),
+            self.package_anniversary.as_ref(),
+            self.action_pack_offer.as_ref(),
+            self.action_pack_status.as_ref(),
+            self.action_pack_anniversary.as_ref(),
+        ];
+        for (i, cell) in text.into_iter().enumerate() {
+            if i > 0 {
+                out.write_all(b",")?;
+            }
+            write_csv_field(out, cell.map_or("", String::as_str))?;
+        }
+        let counts = [
+            self.benefits_available,
+            self.benefits_redeemed,
+            self.tokens_activated,
+            self.keys_usable,
+            self.subscriptions_active,
+            self.obligations,
+        ];
+        for n in counts {
+            write!(out, ",{n}")?;
+        }
+        out.write_all(b"\n")
     }
 }
 
@@ -288,20 +301,22 @@ fn each_row(
 
 fn write_csv(ledger: &Ledger<'_>, as_of: Date, out: &mut dyn Write) -> Result<(), Exit> {
     writeln!(out, "{}", COLUMNS.join(",")).map_err(Exit::from_io)?;
-    each_row(ledger, as_of, &mut |r| {
-        let cells = r.cells();
-        let line: Vec<String> = cells.iter().map(|c| csv_field(c)).collect();
-        writeln!(out, "{}", line.join(","))
-    })
+    each_row(ledger, as_of, &mut |r| r.write_csv(out))
 }
 
 /// RFC 4180: a field with a comma, a quote or a line break is quoted, quotes doubled.
-pub fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
+pub fn write_csv_field(out: &mut dyn Write, s: &str) -> io::Result<()> {
+    if !s.contains([',', '"', '\n', '\r']) {
+        return out.write_all(s.as_bytes());
     }
+    out.write_all(b"\"")?;
+    for (i, part) in s.split('"').enumerate() {
+        if i > 0 {
+            out.write_all(b"\"\"")?;
+        }
+        out.write_all(part.as_bytes())?;
+    }
+    out.write_all(b"\"")
 }
 
 fn write_json(ledger: &Ledger<'_>, as_of: Date, out: &mut dyn Write) -> Result<(), Exit> {
@@ -370,10 +385,46 @@ fn write_table(ledger: &Ledger<'_>, as_of: Date, out: &mut dyn Write) -> Result<
 mod tests {
     use super::*;
 
+    fn csv_field(s: &str) -> String {
+        let mut out = Vec::new();
+        write_csv_field(&mut out, s).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
     #[test]
     fn csv_quotes_only_when_needed() {
         assert_eq!(csv_field("contoso"), "contoso");
+        assert_eq!(csv_field(""), "");
         assert_eq!(csv_field("a,b"), "\"a,b\"");
         assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(csv_field("\""), "\"\"\"\"");
+        assert_eq!(csv_field("line\nbreak"), "\"line\nbreak\"");
+    }
+
+    #[test]
+    fn a_csv_row_has_every_column_in_order() {
+        let row = ReportRow {
+            account: "contoso".into(),
+            merged_into: None,
+            package_offer: Some("a,b".into()),
+            package_status: Some("active".into()),
+            package_anniversary: Some("2024-09-01".into()),
+            action_pack_offer: None,
+            action_pack_status: None,
+            action_pack_anniversary: None,
+            benefits_available: 1,
+            benefits_redeemed: 2,
+            tokens_activated: 3,
+            keys_usable: 4,
+            subscriptions_active: 5,
+            obligations: 6,
+        };
+        let mut out = Vec::new();
+        row.write_csv(&mut out).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "contoso,,\"a,b\",active,2024-09-01,,,,1,2,3,4,5,6\n"
+        );
+        assert_eq!(COLUMNS.len(), 14);
     }
 }
