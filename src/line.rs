@@ -72,7 +72,7 @@ impl<'a> Back<'a> {
     fn until_quote(&mut self, width: usize) -> Option<&'a [u8]> {
         let before = self.line.get(..self.end)?;
         match self.end.checked_sub(width + 1) {
-            Some(q) if before[q] == b'"' && !before[q + 1..].contains(&b'"') => {
+            Some(q) if width > 0 && before[q] == b'"' && !before[q + 1..].contains(&b'"') => {
                 self.end = q + 1;
                 Some(&before[q + 1..])
             }
