@@ -3,7 +3,7 @@
 /// `Arc`, but we use a LOT of `Arc`'s, so the extra 8 bytes
 /// turn into a huge overhead.
 use std::{
-    alloc::{alloc, dealloc, Layout},
+    alloc::{alloc, alloc_zeroed, dealloc, Layout},
     convert::TryFrom,
     fmt::{self, Debug},
     mem,
@@ -122,6 +122,26 @@ impl<T: ?Sized + Clone> Arc<T> {
             assert_eq!(Arc::strong_count(arc), 1);
         }
         Arc::get_mut(arc).unwrap()
+    }
+}
+
+impl Arc<[u8]> {
+    /// partner-ledger patch (PATCHES.md): `len` zero bytes in one allocation, laid out as
+    /// `copy_from_slice` lays them out, for a read to fill in place (`Arc::get_mut`).
+    pub fn zeroed_bytes(len: usize) -> Arc<[u8]> {
+        let align = mem::align_of::<AtomicUsize>();
+        let rc_width = mem::size_of::<AtomicUsize>();
+        let size_unpadded = rc_width.checked_add(len).unwrap();
+        let size_padded = (size_unpadded + align - 1) & !(align - 1);
+        let layout = Layout::from_size_align(size_padded, align).unwrap();
+        unsafe {
+            let ptr = alloc_zeroed(layout);
+            assert!(!ptr.is_null(), "failed to allocate Arc");
+            #[allow(clippy::cast_ptr_alignment)]
+            ptr::write(ptr as _, AtomicUsize::new(1));
+            let fat_ptr: *const ArcInner<[u8]> = Arc::<u8>::fatten(ptr, len);
+            Arc { ptr: fat_ptr as *mut _ }
+        }
     }
 }
 

@@ -217,6 +217,10 @@ pub struct Inner {
     /// before it accounts them (1 to 64; upstream: 64).
     #[doc(hidden)]
     pub lru_access_block: usize,
+    /// partner-ledger patch (PATCHES.md): values of a node read from the
+    /// log share its read buffer instead of each being copied out of it.
+    #[doc(hidden)]
+    pub shared_reads: bool,
     #[doc(hidden)]
     pub version: (usize, usize),
     tmp_path: PathBuf,
@@ -250,6 +254,7 @@ impl Default for Inner {
             idgen_persist_interval: 1_000_000,
             defer_recovery_writes: false,
             lru_access_block: 64,
+            shared_reads: false,
             global_error: Arc::new(Atomic::default()),
             deferred_zeroing: Arc::new(Mutex::new(Vec::new())),
             #[cfg(feature = "event_log")]
@@ -545,6 +550,14 @@ impl Config {
              shards queues before it accounts them and evicts (1 to 64; upstream \
              always 64, which leaves up to 16,384 accesses unaccounted, so a scan \
              of fewer pages than that is never evicted)"
+        ),
+        (
+            shared_reads,
+            bool,
+            "partner-ledger patch: the keys and values of a node read from the log \
+             point into the one buffer the read filled (as subslices) instead of \
+             each being copied into an allocation of its own; the buffer lives while \
+             any of them does (upstream: always copied)"
         )
     );
 

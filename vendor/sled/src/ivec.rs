@@ -114,6 +114,16 @@ impl IVec {
         Self(IVecInner::Inline(u8::try_from(slice.len()).unwrap(), data))
     }
 
+    /// partner-ledger patch (PATCHES.md): longer than this is not inline.
+    pub(crate) const INLINE_CUTOFF: usize = CUTOFF;
+
+    /// partner-ledger patch (PATCHES.md): `len` bytes of `base` from `offset`,
+    /// sharing it (`Config::shared_reads`).
+    pub(crate) fn subslice_of(base: &Arc<[u8]>, offset: usize, len: usize) -> Self {
+        assert!(offset + len <= base.len());
+        Self(IVecInner::Subslice { base: base.clone(), offset, len })
+    }
+
     fn remote(arc: Arc<[u8]>) -> Self {
         Self(IVecInner::Remote(arc))
     }

@@ -134,7 +134,7 @@ impl Serialize for IVec {
             .expect("should never store items that rust can't natively index");
         let ret = &buf[..k_len];
         *buf = &buf[k_len..];
-        Ok(ret.into())
+        Ok(shared_or_copied(ret))
     }
 }
 
@@ -1124,4 +1124,42 @@ mod qc {
 
         prop_serialize(&node);
     }
+}
+
+// partner-ledger patch (PATCHES.md): `Config::shared_reads`. While a node read
+// from the log is deserialized, the buffer the read filled is set here, and an
+// IVec that lies inside it becomes a subslice of it instead of a copy.
+thread_local! {
+    static SHARED_BASE: std::cell::RefCell<Option<crate::Arc<[u8]>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Runs `f` with `base` as the buffer IVecs are deserialized from (see above).
+pub(crate) fn with_shared_base<R>(base: &crate::Arc<[u8]>, f: impl FnOnce() -> R) -> R {
+    struct Reset;
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            SHARED_BASE.with(|b| *b.borrow_mut() = None);
+        }
+    }
+    SHARED_BASE.with(|b| *b.borrow_mut() = Some(base.clone()));
+    let _reset = Reset;
+    f()
+}
+
+fn shared_or_copied(slice: &[u8]) -> IVec {
+    if slice.len() > IVec::INLINE_CUTOFF {
+        let shared = SHARED_BASE.with(|b| {
+            let b = b.borrow();
+            let base = b.as_ref()?;
+            let start =
+                (slice.as_ptr() as usize).checked_sub(base.as_ptr() as usize)?;
+            let end = start.checked_add(slice.len())?;
+            (end <= base.len()).then(|| IVec::subslice_of(base, start, slice.len()))
+        });
+        if let Some(ivec) = shared {
+            return ivec;
+        }
+    }
+    slice.into()
 }

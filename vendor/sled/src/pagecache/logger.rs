@@ -514,7 +514,7 @@ pub struct SegmentHeader {
 #[derive(Debug)]
 pub enum LogRead {
     /// Successful read, entirely on-log
-    Inline(MessageHeader, Vec<u8>, u32),
+    Inline(MessageHeader, Arc<[u8]>, u32),
     /// Successful read, spilled to its own blob file
     Blob(MessageHeader, Vec<u8>, BlobPointer, u32),
     /// A cancelled message was encountered
@@ -541,9 +541,8 @@ impl LogRead {
     /// Return the underlying data read from a log read, if successful.
     pub fn into_data(self) -> Option<Vec<u8>> {
         match self {
-            LogRead::Blob(_, buf, _, _) | LogRead::Inline(_, buf, _) => {
-                Some(buf)
-            }
+            LogRead::Blob(_, buf, _, _) => Some(buf),
+            LogRead::Inline(_, buf, _) => Some(buf.to_vec()),
             _ => None,
         }
     }
@@ -760,11 +759,12 @@ pub(crate) fn read_message<R: ReadAt>(
     }
 
     // perform crc check on everything that isn't Corrupted
-    let mut buf = vec![0; header_len];
+    let mut shared = Arc::zeroed_bytes(header_len);
+    let buf = Arc::get_mut(&mut shared).expect("a new buffer is not shared");
 
     if header_len > len_after {
         // we have to read more data from disk
-        file.pread_exact(&mut buf, lid + message_offset as LogOffset)?;
+        file.pread_exact(buf, lid + message_offset as LogOffset)?;
     } else {
         // we already read this data in the initial read
         buf.copy_from_slice(header_cursor[..header_len].as_ref());
@@ -772,7 +772,7 @@ pub(crate) fn read_message<R: ReadAt>(
 
     let crc32 = calculate_message_crc32(
         msg_header_buf[..message_offset].as_ref(),
-        &buf,
+        buf,
     );
 
     if crc32 != header.crc32 {
@@ -803,7 +803,7 @@ pub(crate) fn read_message<R: ReadAt>(
         MessageKind::BlobLink
         | MessageKind::BlobNode
         | MessageKind::BlobMeta => {
-            let id = arr_to_lsn(&buf);
+            let id = arr_to_lsn(buf);
 
             match read_blob(id, config) {
                 Ok((kind, buf)) => {
@@ -838,16 +838,16 @@ pub(crate) fn read_message<R: ReadAt>(
         | MessageKind::Counter => {
             trace!("read a successful inline message");
             let buf = if config.use_compression {
-                maybe_decompress(buf)?
+                maybe_decompress(buf.to_vec())?.into()
             } else {
-                buf
+                shared
             };
 
             Ok(LogRead::Inline(header, buf, inline_len))
         }
         MessageKind::BatchManifest => {
             assert_eq!(buf.len(), std::mem::size_of::<Lsn>());
-            let max_lsn = arr_to_lsn(&buf);
+            let max_lsn = arr_to_lsn(buf);
             Ok(LogRead::BatchManifest(max_lsn, inline_len))
         }
         MessageKind::Corrupted => unreachable!(

@@ -2010,7 +2010,7 @@ impl PageCache {
                     expected_segment_number, pointer, header.segment_number
                 );
 
-                Ok((header, buf))
+                Ok((header, Arc::from(buf)))
             }
             Ok(other) => {
                 debug!("read unexpected page: {:?}", other);
@@ -2025,7 +2025,7 @@ impl PageCache {
         // We create this &mut &[u8] to assist the `Serializer`
         // implementation that incrementally consumes bytes
         // without taking ownership of them.
-        let buf = &mut bytes.as_slice();
+        let buf = &mut &bytes[..];
 
         let update_res = {
             let _deserialize_latency = Measure::new(&M.deserialize);
@@ -2037,6 +2037,12 @@ impl PageCache {
                 }
                 BlobLink | InlineLink => {
                     Link::deserialize(buf).map(Update::Link)
+                }
+                // partner-ledger patch (PATCHES.md): `shared_reads`.
+                BlobNode | InlineNode if self.config.shared_reads => {
+                    serialization::with_shared_base(&bytes, || {
+                        Node::deserialize(buf).map(Update::Node)
+                    })
                 }
                 BlobNode | InlineNode => {
                     Node::deserialize(buf).map(Update::Node)
