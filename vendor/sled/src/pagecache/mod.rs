@@ -260,6 +260,24 @@ pub(crate) fn u32_to_arr(number: u32) -> [u8; 4] {
 }
 
 #[allow(clippy::needless_pass_by_value)]
+/// partner-ledger patch (PATCHES.md, 5): what `PageCache::pull` read. An inline
+/// message arrives in the shared buffer `read_message` filled (a node's values may
+/// point into it with `shared_reads`); a blob as its own `Vec`, which is copied
+/// from as before (blobs are not shared, so they cost no extra copy).
+enum PulledBytes {
+    Shared(Arc<[u8]>),
+    Owned(Vec<u8>),
+}
+
+impl PulledBytes {
+    fn as_slice(&self) -> &[u8] {
+        match self {
+            PulledBytes::Shared(bytes) => bytes,
+            PulledBytes::Owned(bytes) => bytes,
+        }
+    }
+}
+
 pub(crate) fn maybe_decompress(in_buf: Vec<u8>) -> std::io::Result<Vec<u8>> {
     #[cfg(feature = "compression")]
     {
@@ -1994,7 +2012,7 @@ impl PageCache {
                      but got segment number {:?} instead",
                     expected_segment_number, pointer, header.segment_number
                 );
-                Ok((header, buf))
+                Ok((header, PulledBytes::Shared(buf)))
             }
             Ok(LogRead::Blob(header, buf, _blob_pointer, _inline_len)) => {
                 assert_eq!(
@@ -2010,7 +2028,7 @@ impl PageCache {
                     expected_segment_number, pointer, header.segment_number
                 );
 
-                Ok((header, Arc::from(buf)))
+                Ok((header, PulledBytes::Owned(buf)))
             }
             Ok(other) => {
                 debug!("read unexpected page: {:?}", other);
@@ -2025,7 +2043,7 @@ impl PageCache {
         // We create this &mut &[u8] to assist the `Serializer`
         // implementation that incrementally consumes bytes
         // without taking ownership of them.
-        let buf = &mut &bytes[..];
+        let buf = &mut bytes.as_slice();
 
         let update_res = {
             let _deserialize_latency = Measure::new(&M.deserialize);
@@ -2039,11 +2057,14 @@ impl PageCache {
                     Link::deserialize(buf).map(Update::Link)
                 }
                 // partner-ledger patch (PATCHES.md): `shared_reads`.
-                BlobNode | InlineNode if self.config.shared_reads => {
-                    serialization::with_shared_base(&bytes, || {
-                        Node::deserialize(buf).map(Update::Node)
-                    })
-                }
+                InlineNode if self.config.shared_reads => match &bytes {
+                    PulledBytes::Shared(base) => {
+                        serialization::with_shared_base(base, || {
+                            Node::deserialize(buf).map(Update::Node)
+                        })
+                    }
+                    PulledBytes::Owned(_) => Node::deserialize(buf).map(Update::Node),
+                },
                 BlobNode | InlineNode => {
                     Node::deserialize(buf).map(Update::Node)
                 }
