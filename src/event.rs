@@ -110,15 +110,7 @@ pub fn parse_date(s: &str) -> Result<Date, ParseError> {
 /// What is wrong with a date [`parse_stored_date`] refused.
 fn date_problem(s: &str) -> String {
     let b = s.as_bytes();
-    let shape_ok = b.len() == 10
-        && b.iter().enumerate().all(|(i, c)| {
-            if i == 4 || i == 7 {
-                *c == b'-'
-            } else {
-                c.is_ascii_digit()
-            }
-        });
-    if !shape_ok {
+    if b.len() != 10 || date_numbers(b).is_none() {
         format!("date {:?} is not YYYY-MM-DD", truncate(s, 40))
     } else if date_at(b).is_none() {
         format!("date {s} does not exist in the calendar")
@@ -208,13 +200,20 @@ fn small_number(digits: &[u8]) -> Option<u32> {
     })
 }
 
-/// The date of `YYYY-MM-DD…` read by position (dashes at 4 and 7; what follows is the caller's).
-fn date_at(b: &[u8]) -> Option<Date> {
+/// Year, month and day of `YYYY-MM-DD…` read by position (digits, dashes at 4 and 7; what
+/// follows is the caller's), before any calendar check.
+fn date_numbers(b: &[u8]) -> Option<(i32, u32, u32)> {
     if b.get(4) != Some(&b'-') || b.get(7) != Some(&b'-') {
         return None;
     }
     let num = |r: std::ops::Range<usize>| b.get(r).and_then(small_number);
-    NaiveDate::from_ymd_opt(num(0..4)? as i32, num(5..7)?, num(8..10)?)
+    Some((num(0..4)? as i32, num(5..7)?, num(8..10)?))
+}
+
+/// The calendar day of `YYYY-MM-DD…` ([`date_numbers`]).
+fn date_at(b: &[u8]) -> Option<Date> {
+    let (y, m, d) = date_numbers(b)?;
+    NaiveDate::from_ymd_opt(y, m, d)
 }
 
 /// A date as stored (`YYYY-MM-DD`), read by position: what [`parse_date`] accepts, without

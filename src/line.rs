@@ -200,34 +200,6 @@ pub fn hex_equals(hash: &Hash, hex: &[u8]) -> bool {
 mod tests {
     use super::*;
 
-    #[test]
-    fn numbers_are_read_as_str_parse_reads_canonical_ones() {
-        for n in [
-            0,
-            1,
-            9,
-            10,
-            1_042_130,
-            u64::from(u32::MAX) + 1,
-            u64::MAX - 1,
-            u64::MAX,
-        ] {
-            assert_eq!(number(n.to_string().as_bytes()), Some(n));
-        }
-        for bad in [
-            "",
-            "01",
-            "00",
-            "18446744073709551616",
-            "99999999999999999999",
-            "1a",
-            "-1",
-            "+1",
-            " 1",
-        ] {
-            assert_eq!(number(bad.as_bytes()), None, "{bad:?}");
-        }
-    }
     use crate::domain::Catalog;
     use crate::event::{Event, InputEvent, StoredEvent, ZERO_HASH};
 
@@ -300,6 +272,35 @@ mod tests {
                     "flipping byte {at} went unnoticed"
                 );
             }
+        }
+    }
+
+    #[test]
+    fn numbers_are_read_as_str_parse_reads_canonical_ones() {
+        for n in [
+            0,
+            1,
+            9,
+            10,
+            1_042_130,
+            u64::from(u32::MAX) + 1,
+            u64::MAX - 1,
+            u64::MAX,
+        ] {
+            assert_eq!(number(n.to_string().as_bytes()), Some(n));
+        }
+        for bad in [
+            "",
+            "01",
+            "00",
+            "18446744073709551616",
+            "99999999999999999999",
+            "1a",
+            "-1",
+            "+1",
+            " 1",
+        ] {
+            assert_eq!(number(bad.as_bytes()), None, "{bad:?}");
         }
     }
 

@@ -1623,9 +1623,9 @@ fn open_db(
             })
             // A node read from the file keeps its values in the buffer it was read into
             // instead of copying each out (vendor/sled/PATCHES.md, 5): report 4-7 % and
-            // verify 1-12 % less CPU. Only for one command's reading: the long-lived handle measured
-            // no faster, and it rewrites pages, whose read buffers would live on for the
-            // values left unchanged.
+            // verify 1-12 % less CPU. Only for one command's reading: the long-lived handle
+            // measured no faster, and it rewrites pages, whose read buffers would live on for
+            // the values left unchanged.
             .shared_reads(access == Access::Read)
             .open();
         match opened {
