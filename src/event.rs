@@ -621,7 +621,7 @@ impl Body {
     }
 
     /// Checks on values that the type system does not carry: text lengths, counts, the fee.
-    fn check_values(&self) -> Result<(), ParseError> {
+    pub(crate) fn check_values(&self) -> Result<(), ParseError> {
         let count = |field: &str, n: u64, rule: &str| -> Result<(), ParseError> {
             if n == 0 || n > MAX_COUNT {
                 return err(format!(
@@ -1122,7 +1122,10 @@ impl StoredEvent {
             account,
             date: parse_stored_date(view.date)?,
             recorded_at: parse_stored_instant(view.recorded_at)?,
-            body: Body::parse(kind, text(view.data)?).ok()?,
+            body: match crate::data::read_body(kind, view.data) {
+                Some(body) => body.check_values().ok().map(|()| body)?,
+                None => Body::parse(kind, text(view.data)?).ok()?,
+            },
         };
         Some(StoredEvent {
             seq: view.seq,
@@ -1284,6 +1287,13 @@ mod tests {
                 .expect("canonical lines take the fast path");
             assert_eq!(fast, StoredEvent::from_any_line(&line).unwrap());
             assert_eq!(fast, stored);
+            // Its `data` too is read by position, not left to serde.
+            let data = stored.event.body.data_json();
+            assert_eq!(
+                crate::data::read_body(stored.event.event_type(), data.as_bytes()).as_ref(),
+                Some(&stored.event.body),
+                "{data}"
+            );
             let shared = StoredEvent::from_line_of(&line, Some(&stored.event.account)).unwrap();
             assert_eq!(shared, stored);
             let other = Account::parse("someone-else").unwrap();
