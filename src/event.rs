@@ -284,13 +284,25 @@ fn parse_uuid(s: &str) -> Result<Uuid, ParseError> {
 }
 
 fn check_text(field: &str, s: &str) -> Result<(), ParseError> {
-    if s.trim().is_empty() {
+    // Printable ASCII, nearly every text, is judged in one pass over its bytes: a character
+    // each, no control character, and only the space is blank. Every decoded event is checked
+    // again on the way out, so this runs for each line a query or report folds.
+    let (blank, chars, control) = if s.bytes().all(|b| (b' '..=b'~').contains(&b)) {
+        (s.bytes().all(|b| b == b' '), s.len(), false)
+    } else {
+        (
+            s.trim().is_empty(),
+            s.chars().count(),
+            s.chars().any(char::is_control),
+        )
+    };
+    if blank {
         return err(format!("{field} must not be empty"));
     }
-    if s.chars().count() > MAX_TEXT_LEN {
+    if chars > MAX_TEXT_LEN {
         return err(format!("{field} is longer than {MAX_TEXT_LEN} characters"));
     }
-    if s.chars().any(|c| c.is_control()) {
+    if control {
         return err(format!("{field} must not contain control characters"));
     }
     Ok(())
@@ -1261,6 +1273,70 @@ mod tests {
             if let Ok(t) = t {
                 assert_eq!(format_instant(t), slow_instant(t));
             }
+        }
+    }
+
+    #[test]
+    fn text_is_judged_from_its_bytes_as_from_its_characters() {
+        // The reading before the printable-ASCII pass: what check_text must still decide.
+        fn by_characters(s: &str) -> Result<(), ParseError> {
+            if s.trim().is_empty() {
+                return err("empty");
+            }
+            if s.chars().count() > MAX_TEXT_LEN {
+                return err("long");
+            }
+            if s.chars().any(|c| c.is_control()) {
+                return err("control");
+            }
+            Ok(())
+        }
+        let long_ascii = "x".repeat(MAX_TEXT_LEN);
+        let long_wide = "é".repeat(MAX_TEXT_LEN);
+        let mut texts: Vec<String> = [
+            "",
+            " ",
+            "   ",
+            "a",
+            " a ",
+            "~",
+            "\u{7f}",
+            "a\u{7f}",
+            "\t",
+            "a\nb",
+            "\u{a0}",
+            "\u{a0}\u{3000}",
+            "é",
+            "\u{85}",
+            "\u{2028}",
+            "ok text \u{1F600}",
+        ]
+        .iter()
+        .map(|t| t.to_string())
+        .collect();
+        texts.extend([
+            long_ascii.clone(),
+            format!("{long_ascii}x"),
+            format!("{long_ascii} "),
+            long_wide.clone(),
+            format!("{long_wide}é"),
+        ]);
+        for b in 0..=0x7f_u8 {
+            texts.push(format!("ab{}c", b as char));
+            texts.push((b as char).to_string());
+        }
+        for t in &texts {
+            let kind = |r: Result<(), ParseError>| {
+                r.err().map(|e| {
+                    let m = e.to_string();
+                    ["empty", "long", "control"]
+                        .into_iter()
+                        .find(|k| m.contains(k))
+                        .unwrap_or("other")
+                        .to_string()
+                })
+            };
+            assert_eq!(kind(check_text("t", t)), kind(by_characters(t)), "{t:?}");
         }
     }
 
