@@ -130,6 +130,11 @@ struct Queries {
     cold_p99_us: f64,
     warm_p50_us: f64,
     warm_p99_us: f64,
+    /// Warm p99 of queries on accounts with at most / more than 32 lines in their copy, and
+    /// the share of queries on the larger ones.
+    warm_p99_small_us: f64,
+    warm_p99_large_us: f64,
+    large_share: f64,
     rss_kb: u64,
 }
 
@@ -164,6 +169,9 @@ fn run_queries(db: &Path, n: usize, run: usize, huge_pages: bool) -> (Queries, V
             "cold_p99" => q.cold_p99_us = v,
             "warm_p50" => q.warm_p50_us = v,
             "warm_p99" => q.warm_p99_us = v,
+            "warm_p99_small" => q.warm_p99_small_us = v,
+            "warm_p99_large" => q.warm_p99_large_us = v,
+            "large_share" => q.large_share = v,
             "rss_kb" => q.rss_kb = v as u64,
             "name" => names.push(value.to_string()),
             _ => {}
@@ -283,10 +291,13 @@ fn queries_child(db: &Path, n: usize, seed: u64) {
         rng ^= rng << 17;
         rng
     };
-    let mut measure = |n: usize| {
+    let mut measure = |n: usize, sizes: &[usize]| {
         let mut lat = Vec::with_capacity(n);
+        // Latencies of queries on accounts whose copy holds more than LARGE lines, and fewer.
+        let (mut large, mut small) = (Vec::new(), Vec::new());
         for _ in 0..n {
-            let account = &accounts[(next() % accounts.len() as u64) as usize];
+            let pick = (next() % accounts.len() as u64) as usize;
+            let account = &accounts[pick];
             let year = 2022 + next() % 4;
             let date = parse_date(&format!(
                 "{year}-{:02}-{:02}",
@@ -300,21 +311,42 @@ fn queries_child(db: &Path, n: usize, seed: u64) {
             });
             let started = Instant::now();
             let view = ledger.state(account, date, known_at).expect("state");
-            lat.push(started.elapsed().as_secs_f64() * 1e6);
+            let us = started.elapsed().as_secs_f64() * 1e6;
+            lat.push(us);
+            if let Some(&size) = sizes.get(pick) {
+                if size > LARGE { &mut large } else { &mut small }.push(us);
+            }
             std::hint::black_box(view);
         }
+        let p99 = |v: &mut Vec<f64>| {
+            v.sort_by(f64::total_cmp);
+            v.get(((v.len().max(1) - 1) as f64 * 0.99) as usize)
+                .copied()
+                .unwrap_or(0.0)
+        };
+        let share = large.len() as f64 / n.max(1) as f64;
+        let by_size = (p99(&mut small), p99(&mut large), share);
         lat.sort_by(f64::total_cmp);
         let p = |q: f64| lat[((lat.len() as f64 - 1.0) * q) as usize];
-        (p(0.5), p(0.99))
+        (p(0.5), p(0.99), by_size)
     };
-    let (cold_p50, cold_p99) = measure(n);
+    /// Lines in an account's copy above which it counts as large (the generated ledger's
+    /// median is ~20).
+    const LARGE: usize = 32;
+    let (cold_p50, cold_p99, _) = measure(n, &[]);
     let today = parse_date("2025-06-30").expect("date");
     for account in &accounts {
         std::hint::black_box(ledger.state(account, today, None).expect("state"));
     }
-    let (warm_p50, warm_p99) = measure(n);
+    // Untimed: how many lines each account's copy holds, to split the warm latencies by it.
+    let sizes: Vec<usize> = accounts
+        .iter()
+        .map(|a| store.account_events(a).map_or(0, |e| e.len()))
+        .collect();
+    let (warm_p50, warm_p99, (small_p99, large_p99, large_share)) = measure(n, &sizes);
     println!("cold_p50={cold_p50}\ncold_p99={cold_p99}");
     println!("warm_p50={warm_p50}\nwarm_p99={warm_p99}");
+    println!("warm_p99_small={small_p99}\nwarm_p99_large={large_p99}\nlarge_share={large_share}");
     println!("rss_kb={}", partner_ledger::cli::peak_rss_kb().unwrap_or(0));
     for account in accounts.iter().step_by((accounts.len() / 40).max(1)) {
         println!("name={account}");
@@ -460,6 +492,13 @@ fn print_table(o: &Options, events: u64, rows: &[Run]) {
         let value = m(&|r| latency(&r.queries));
         row(&format!("state in process, {label} µs"), value, 1);
     }
+    println!(
+        "| state in process, warm p99 on accounts with ≤ 32 / > 32 lines in their copy \
+         ({:.1} % of queries on the larger), µs | {:.1} / {:.1} | | |",
+        m(&|r| r.queries.large_share) * 100.0,
+        m(&|r| r.queries.warm_p99_small_us),
+        m(&|r| r.queries.warm_p99_large_us)
+    );
     // The same four with the heap on huge pages, in one row.
     let on_huge_pages: Vec<String> = latencies
         .iter()
