@@ -595,9 +595,9 @@ impl Body {
         }
     }
 
-    /// Parses `data` for a given type; absent `data` reads as `{}`.
     /// Parses `data` (its JSON text) for a given type. An optional field given as null reads
-    /// as absent; unknown fields are rejected.
+    /// as absent; unknown fields are rejected. (An input line without `data` is read as `{}`
+    /// by its caller.)
     pub fn parse(kind: EventType, data: &str) -> Result<Body, ParseError> {
         fn typed<T: serde::de::DeserializeOwned>(data: &str) -> Result<T, ParseError> {
             if !data.trim_start().starts_with('{') {
@@ -632,7 +632,8 @@ impl Body {
         Ok(body)
     }
 
-    /// Checks on values that the type system does not carry: text lengths, counts, the fee.
+    /// Checks on values that the type system does not carry: text (blank, length, control
+    /// characters), counts, the fee, the e-mail (R22), the score (R13), the benefit (R16).
     pub(crate) fn check_values(&self) -> Result<(), ParseError> {
         let count = |field: &str, n: u64, rule: &str| -> Result<(), ParseError> {
             if n == 0 || n > MAX_COUNT {
@@ -699,8 +700,8 @@ impl Body {
         Ok(())
     }
 
-    /// `data` in its stored form: as given, less optional fields that were absent or null.
-    /// `data` in its stored, canonical form (fields are declared in sorted order).
+    /// `data` in its stored, canonical form: fields in their declared (sorted) order, optional
+    /// fields that were absent or null left out.
     pub fn data_json(&self) -> String {
         let s = match self {
             Body::MembershipPurchased(m) | Body::MembershipRenewed(m) => serde_json::to_string(m),
