@@ -903,6 +903,67 @@ fn verify_finds_a_copy_line_changed_under_its_hash() {
     assert!(message.contains("stream copy of acct3"), "{message}");
 }
 
+/// A copy line that does not read as a stored line is damage, found after the lines before it
+/// are checked (verify reads a chunk's envelopes, then the log's hashes at their seqs, then
+/// checks the lines in order). The lines before it count as held: so with line 1 unreadable
+/// the copy is named ("does not decode", at the account's first seq), where an unchecked line
+/// 0 would have been named first as missing from every copy ("lacks event").
+#[test]
+fn verify_names_a_copy_line_that_does_not_read_after_the_lines_before_it() {
+    use partner_ledger::line::LineView;
+    let dir = tempfile::tempdir().unwrap();
+    let path = filled_store(dir.path(), 10);
+    let rewrite = |store: &SledStore, change: &dyn Fn(&mut Vec<Vec<u8>>)| {
+        let streams = store.raw_db().open_tree("streams").unwrap();
+        let (key, value) = streams.scan_prefix(b"acct3\0").next().unwrap().unwrap();
+        let mut lines = raw::decode_block(&value[8..]).unwrap();
+        change(&mut lines);
+        let mut copy = value[..8].to_vec();
+        copy.extend(raw::encode_block(&lines));
+        streams.insert(&key, copy).unwrap();
+    };
+    let seqs: Vec<u64> = {
+        let store = open(&path);
+        let streams = store.raw_db().open_tree("streams").unwrap();
+        let (_, value) = streams.scan_prefix(b"acct3\0").next().unwrap().unwrap();
+        raw::decode_block(&value[8..])
+            .unwrap()
+            .iter()
+            .map(|l| LineView::parse(l).unwrap().seq)
+            .collect()
+    };
+    assert!(
+        seqs.len() >= 3,
+        "acct3's first chunk holds {} lines",
+        seqs.len()
+    );
+    let unreadable = |line: &mut Vec<u8>| {
+        line.pop(); // its closing brace
+    };
+    let changed_under_hash = |line: &mut Vec<u8>| {
+        let text = String::from_utf8(line.clone()).unwrap();
+        let changed = text.replace("\"date\":\"2024-01-01\"", "\"date\":\"2024-01-02\"");
+        assert_ne!(changed, text);
+        *line = changed.into_bytes();
+    };
+    let (seq, message) = damaged(&path, |store| {
+        rewrite(store, &|lines| unreadable(&mut lines[1]));
+    });
+    assert_eq!(seq, seqs[0], "{message}");
+    assert!(
+        message.contains("stream copy of acct3 does not decode"),
+        "{message}"
+    );
+    let (seq, message) = damaged(&path, |store| {
+        rewrite(store, &|lines| {
+            changed_under_hash(&mut lines[0]);
+            unreadable(&mut lines[2]);
+        });
+    });
+    assert_eq!(seq, seqs[0], "{message}");
+    assert!(message.contains("stream copy of acct3"), "{message}");
+}
+
 /// `for_each_account_events` hands over exactly what `account_events` gives, in the order
 /// asked, including accounts with nothing stored and accounts only absorbed by a merge.
 #[test]
