@@ -192,20 +192,15 @@ impl<'a> Reader<'a> {
         parse(self.text()?)
     }
 
-    /// An integer as JSON writes it without sign, fraction or exponent, within `u64`.
+    /// An integer as JSON writes it without sign, fraction or exponent, within `u64` (the
+    /// canonical digits a stored line's seq and version use too).
     fn number(&mut self) -> Option<u64> {
         let digits = self.rest.iter().take_while(|c| c.is_ascii_digit()).count();
         let (text, after) = self.rest.split_at(digits);
-        if text.is_empty() || (text.len() > 1 && text[0] == b'0') {
-            return None;
-        }
         if matches!(after.first(), Some(b'.' | b'e' | b'E')) {
             return None;
         }
-        let mut n: u64 = 0;
-        for &c in text {
-            n = n.checked_mul(10)?.checked_add(u64::from(c - b'0'))?;
-        }
+        let n = crate::line::number(text)?;
         self.rest = after;
         Some(n)
     }

@@ -97,7 +97,7 @@ impl<'a> Back<'a> {
 }
 
 /// The canonical decimal `digits` (no leading zero), within u64.
-fn number(digits: &[u8]) -> Option<u64> {
+pub(crate) fn number(digits: &[u8]) -> Option<u64> {
     if digits.is_empty() || digits.len() > 1 && digits[0] == b'0' {
         return None; // not canonical
     }

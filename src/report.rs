@@ -305,7 +305,7 @@ fn write_csv(ledger: &Ledger<'_>, as_of: Date, out: &mut dyn Write) -> Result<()
 }
 
 /// RFC 4180: a field with a comma, a quote or a line break is quoted, quotes doubled.
-pub fn write_csv_field(out: &mut dyn Write, s: &str) -> io::Result<()> {
+fn write_csv_field(out: &mut dyn Write, s: &str) -> io::Result<()> {
     if !s.contains([',', '"', '\n', '\r']) {
         return out.write_all(s.as_bytes());
     }

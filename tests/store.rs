@@ -887,16 +887,9 @@ fn verify_finds_a_copy_line_changed_under_its_hash() {
     let store = open(&path);
     let account = Account::parse("acct3").unwrap();
     let expected = store.account_events(&account).unwrap();
-    let streams = store.raw_db().open_tree("streams").unwrap();
-    let (key, value) = streams.scan_prefix(b"acct3\0").next().unwrap().unwrap();
-    let mut lines = raw::decode_block(&value[8..]).unwrap();
-    let text = String::from_utf8(lines[0].clone()).unwrap();
-    let changed = text.replace("\"date\":\"2024-01-01\"", "\"date\":\"2024-01-02\"");
-    assert_ne!(changed, text);
-    lines[0] = changed.into_bytes();
-    let mut copy = value[..8].to_vec();
-    copy.extend(raw::encode_block(&lines));
-    streams.insert(&key, copy).unwrap();
+    rewrite_first_copy_chunk(&store, "acct3", |lines| {
+        change_date_under_hash(&mut lines[0])
+    });
     let report = store.verify(&mut |_, _| {}).unwrap();
     let (seq, message) = report.first_bad.expect("the changed copy line is found");
     assert_eq!(seq, expected[0].seq, "{message}");
@@ -913,25 +906,12 @@ fn verify_names_a_copy_line_that_does_not_read_after_the_lines_before_it() {
     use partner_ledger::line::LineView;
     let dir = tempfile::tempdir().unwrap();
     let path = filled_store(dir.path(), 10);
-    let rewrite = |store: &SledStore, change: &dyn Fn(&mut Vec<Vec<u8>>)| {
-        let streams = store.raw_db().open_tree("streams").unwrap();
-        let (key, value) = streams.scan_prefix(b"acct3\0").next().unwrap().unwrap();
-        let mut lines = raw::decode_block(&value[8..]).unwrap();
-        change(&mut lines);
-        let mut copy = value[..8].to_vec();
-        copy.extend(raw::encode_block(&lines));
-        streams.insert(&key, copy).unwrap();
-    };
-    let seqs: Vec<u64> = {
-        let store = open(&path);
-        let streams = store.raw_db().open_tree("streams").unwrap();
-        let (_, value) = streams.scan_prefix(b"acct3\0").next().unwrap().unwrap();
-        raw::decode_block(&value[8..])
-            .unwrap()
-            .iter()
-            .map(|l| LineView::parse(l).unwrap().seq)
-            .collect()
-    };
+    let (_, value) = first_copy_chunk(&open(&path), "acct3");
+    let seqs: Vec<u64> = raw::decode_block(&value[8..])
+        .unwrap()
+        .iter()
+        .map(|l| LineView::parse(l).unwrap().seq)
+        .collect();
     assert!(
         seqs.len() >= 3,
         "acct3's first chunk holds {} lines",
@@ -940,14 +920,8 @@ fn verify_names_a_copy_line_that_does_not_read_after_the_lines_before_it() {
     let unreadable = |line: &mut Vec<u8>| {
         line.pop(); // its closing brace
     };
-    let changed_under_hash = |line: &mut Vec<u8>| {
-        let text = String::from_utf8(line.clone()).unwrap();
-        let changed = text.replace("\"date\":\"2024-01-01\"", "\"date\":\"2024-01-02\"");
-        assert_ne!(changed, text);
-        *line = changed.into_bytes();
-    };
     let (seq, message) = damaged(&path, |store| {
-        rewrite(store, &|lines| unreadable(&mut lines[1]));
+        rewrite_first_copy_chunk(store, "acct3", |lines| unreadable(&mut lines[1]));
     });
     assert_eq!(seq, seqs[0], "{message}");
     assert!(
@@ -955,8 +929,8 @@ fn verify_names_a_copy_line_that_does_not_read_after_the_lines_before_it() {
         "{message}"
     );
     let (seq, message) = damaged(&path, |store| {
-        rewrite(store, &|lines| {
-            changed_under_hash(&mut lines[0]);
+        rewrite_first_copy_chunk(store, "acct3", |lines| {
+            change_date_under_hash(&mut lines[0]);
             unreadable(&mut lines[2]);
         });
     });
@@ -1059,6 +1033,34 @@ fn flip_line(store: &SledStore, seq: u64) {
     let at = lines[i].len() / 2;
     lines[i][at] ^= 0x04;
     put_block(store, all[b].0, &lines);
+}
+
+/// The key and value of the first copy chunk of `name`.
+fn first_copy_chunk(store: &SledStore, name: &str) -> (sled::IVec, sled::IVec) {
+    let streams = store.raw_db().open_tree("streams").unwrap();
+    let prefix = format!("{name}\0");
+    let first = streams.scan_prefix(prefix.as_bytes()).next();
+    first.unwrap().unwrap()
+}
+
+/// Rewrites the first copy chunk of `name` (unpacked) with its lines as `change` leaves them.
+fn rewrite_first_copy_chunk(store: &SledStore, name: &str, change: impl FnOnce(&mut Vec<Vec<u8>>)) {
+    let (key, value) = first_copy_chunk(store, name);
+    let mut lines = raw::decode_block(&value[8..]).unwrap();
+    change(&mut lines);
+    let mut copy = value[..8].to_vec();
+    copy.extend(raw::encode_block(&lines));
+    let streams = store.raw_db().open_tree("streams").unwrap();
+    streams.insert(&key, copy).unwrap();
+}
+
+/// Changes a stored line's date from 2024-01-01 to 2024-01-02, leaving its hash members as
+/// they were.
+fn change_date_under_hash(line: &mut Vec<u8>) {
+    let text = String::from_utf8(line.clone()).unwrap();
+    let changed = text.replace("\"date\":\"2024-01-01\"", "\"date\":\"2024-01-02\"");
+    assert_ne!(changed, text);
+    *line = changed.into_bytes();
 }
 
 /// Rewrites the copy chunk of `name` holding `seq` without that line.
