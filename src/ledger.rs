@@ -18,7 +18,7 @@ use crate::domain::view::{project, StateView};
 use crate::domain::Catalog;
 use crate::event::{
     format_date, format_instant, hex, Account, Body, Date, Event, EventType, InputEvent, Instant,
-    StoredEvent,
+    StoredCheck, StoredEvent,
 };
 use crate::input::InputLine;
 use crate::store::memory::StagedIndex;
@@ -339,12 +339,10 @@ struct Session<'a> {
     /// Where accepted events are staged: the store's batch, or a scratch batch for replays.
     batch: Box<dyn AppendBatch + 'a>,
     head: Head,
-    /// Accounts touched so far.
+    /// Accounts touched so far: one table, so that an event looks its account up once.
     touched: HashMap<Account, Touched>,
     /// Full raw streams of accounts linked by merges (few), kept for their frequent refolds.
     linked_streams: StreamMap,
-    /// Folded states of accounts without merges (incremental validation).
-    folded: HashMap<Account, State>,
     report: AppendReport,
 }
 
@@ -353,6 +351,9 @@ struct Session<'a> {
 struct Touched {
     /// Own events (stored and staged).
     version: u64,
+    /// The fold of the account's whole history so far, for an account without merges
+    /// whose events arrive in business-date order (incremental validation).
+    folded: Option<State>,
 }
 
 /// A batch that is never committed: replays stage here, in memory.
@@ -412,7 +413,6 @@ impl<'a> Session<'a> {
             head,
             touched: HashMap::new(),
             linked_streams: StreamMap::new(),
-            folded: HashMap::new(),
             report: AppendReport::default(),
         })
     }
@@ -521,15 +521,19 @@ impl<'a> Session<'a> {
                 ),
             ));
         }
+        let recorded_at_given = input.recorded_at.is_some();
         let event = Event {
             id,
-            account: input.account.clone(),
+            account: input.account,
             date: input.date,
             recorded_at,
-            body: input.body.clone(),
+            body: input.body,
         };
         let sealed = StoredEvent::seal(self.head.seq + 1, version + 1, event, self.head.hash);
-        if let Some(problem) = stored_form_mismatch(&input, &sealed) {
+        if let Some(problem) = input
+            .stored
+            .and_then(|check| stored_form_mismatch(&check, recorded_at_given, &sealed))
+        {
             return Ok(Outcome::Rejected(None, problem));
         }
         if let Err(v) = self.validate(&sealed)? {
@@ -550,23 +554,27 @@ impl<'a> Session<'a> {
 
     /// The account's version, reading its stored events once when first touched.
     fn touch(&mut self, account: &Account) -> Result<&mut Touched, LedgerError> {
-        if !self.touched.contains_key(account) {
-            let stored = self.store.account_events(account)?;
-            let version = stored
-                .iter()
-                .filter(|e| e.event.account == *account)
-                .count() as u64;
-            if stored
-                .iter()
-                .any(|e| matches!(e.event.body, Body::AccountsMerged(_)))
-            {
-                self.linked_streams.insert(account.clone(), stored);
+        use std::collections::hash_map::Entry;
+        match self.touched.entry(account.clone()) {
+            Entry::Occupied(known) => Ok(known.into_mut()),
+            Entry::Vacant(new) => {
+                let stored = self.store.account_events(account)?;
+                let version = stored
+                    .iter()
+                    .filter(|e| e.event.account == *account)
+                    .count() as u64;
+                if stored
+                    .iter()
+                    .any(|e| matches!(e.event.body, Body::AccountsMerged(_)))
+                {
+                    self.linked_streams.insert(account.clone(), stored);
+                }
+                Ok(new.insert(Touched {
+                    version,
+                    folded: None,
+                }))
             }
-            self.touched.insert(account.clone(), Touched { version });
         }
-        self.touched
-            .get_mut(account)
-            .ok_or_else(|| LedgerError::Invalid("account not tracked".to_string()))
     }
 
     /// Every event concerning `account`, in seq order: stored, then staged in this session.
@@ -622,7 +630,11 @@ impl<'a> Session<'a> {
             // In business-date order on an account without merges, the cached fold plus this
             // event is the whole history's fold: check it alone (apply changes nothing on a
             // violation).
-            if let Some(state) = self.folded.get_mut(&account) {
+            let folded = self
+                .touched
+                .get_mut(&account)
+                .and_then(|t| t.folded.as_mut());
+            if let Some(state) = folded {
                 if state
                     .last_applied
                     .is_none_or(|(d, _)| d <= candidate.event.date)
@@ -657,21 +669,20 @@ impl<'a> Session<'a> {
             .map(|(a, s)| (a.clone(), prepare_stream(s, None, None)))
             .collect();
         let ctx = Context::new(&streams, self.catalog, Mode::Validate);
-        match fold(&root, &ctx) {
+        let folded = fold(&root, &ctx);
+        // A void's refold is the whole history's fold too (voids and what they void take no
+        // part in it): later in-order events go on from it.
+        let cacheable = !self.is_linked(&account)
+            && !matches!(candidate.event.body, Body::AccountsMerged(_))
+            && root == account;
+        let touched = self.touch(&account)?;
+        match folded {
             Ok(state) => {
-                // A void's refold is the whole history's fold too (voids and what they void
-                // take no part in it): later in-order events go on from it.
-                let cacheable = !self.is_linked(&account)
-                    && !matches!(candidate.event.body, Body::AccountsMerged(_));
-                if cacheable && root == account {
-                    self.folded.insert(account, state);
-                } else {
-                    self.folded.remove(&account);
-                }
+                touched.folded = Some(state).filter(|_| cacheable);
                 Ok(Ok(()))
             }
             Err(rejection) => {
-                self.folded.remove(&account);
+                touched.folded = None;
                 Ok(Err(blame(candidate, rejection)))
             }
         }
@@ -767,24 +778,29 @@ impl<'a> Session<'a> {
                 }
             }
         }
-        self.batch.push(sealed.clone())?;
-        self.touch(&account)?.version += 1;
-        for a in &concerned {
-            self.touch(a)?;
+        let (seq, hash, recorded_at) = (sealed.seq, sealed.hash, sealed.event.recorded_at);
+        for (n, a) in concerned.iter().enumerate() {
+            let touched = self.touch(a)?;
+            if n == 0 {
+                touched.version += 1;
+            }
             if let Some(stream) = self.linked_streams.get_mut(a) {
                 stream.push(sealed.clone());
             }
         }
+        self.batch.push(sealed)?;
         self.head = Head {
-            seq: sealed.seq,
-            hash: sealed.hash,
-            recorded_at: Some(self.head.recorded_at.map_or(sealed.event.recorded_at, |r| {
-                r.max(sealed.event.recorded_at)
-            })),
+            seq,
+            hash,
+            recorded_at: Some(
+                self.head
+                    .recorded_at
+                    .map_or(recorded_at, |r| r.max(recorded_at)),
+            ),
         };
         self.report.appended += 1;
-        self.report.first_seq.get_or_insert(sealed.seq);
-        self.report.last_seq = Some(sealed.seq);
+        self.report.first_seq.get_or_insert(seq);
+        self.report.last_seq = Some(seq);
         Ok(())
     }
 }
@@ -822,8 +838,11 @@ fn blame(candidate: &StoredEvent, rejection: Rejection) -> Violation {
 }
 
 /// A line in the stored form must carry exactly what the ledger assigns.
-fn stored_form_mismatch(input: &InputEvent, sealed: &StoredEvent) -> Option<String> {
-    let check = input.stored.as_ref()?;
+fn stored_form_mismatch(
+    check: &StoredCheck,
+    recorded_at_given: bool,
+    sealed: &StoredEvent,
+) -> Option<String> {
     let mismatch = |field: &str, given: String, assigned: String| {
         Some(format!("{field} is {given} but the ledger assigns {assigned}; a stored-form line restores only into the position it was exported from"))
     };
@@ -843,7 +862,7 @@ fn stored_form_mismatch(input: &InputEvent, sealed: &StoredEvent) -> Option<Stri
     if let Some(h) = check.hash.as_ref().filter(|h| **h != hex(&sealed.hash)) {
         return mismatch("hash", h.clone(), hex(&sealed.hash));
     }
-    if input.recorded_at.is_none() && check.hash.is_some() {
+    if !recorded_at_given && check.hash.is_some() {
         return Some("a stored-form line must carry its recorded_at".to_string());
     }
     None
