@@ -1005,6 +1005,30 @@ pub struct StoredEvent {
     pub hash: Hash,
 }
 
+/// A sealed event together with its stored line, made only by [`StoredEvent::seal_line`]:
+/// the line is the event's canonical stored form, and the hash it carries was computed over
+/// that same text less its two hash members (what `verify` recomputes). Whoever holds one
+/// needs neither to serialise the event again nor to re-check its hash.
+#[derive(Debug, Clone)]
+pub struct Sealed {
+    event: StoredEvent,
+    line: String,
+}
+
+impl Sealed {
+    pub fn event(&self) -> &StoredEvent {
+        &self.event
+    }
+
+    pub fn line(&self) -> &str {
+        &self.line
+    }
+
+    pub fn into_parts(self) -> (StoredEvent, String) {
+        (self.event, self.line)
+    }
+}
+
 impl StoredEvent {
     /// Seals an event at a position: computes its hash from the previous one.
     pub fn seal(seq: u64, version: u64, event: Event, prev_hash: Hash) -> StoredEvent {
@@ -1015,6 +1039,35 @@ impl StoredEvent {
             event,
             prev_hash,
             hash,
+        }
+    }
+
+    /// [`StoredEvent::seal`], also giving the stored line: the body is serialised and hashed
+    /// once, and the line is that body with the two hash members put in place (an import
+    /// otherwise serialised each event twice and hashed it twice).
+    pub fn seal_line(seq: u64, version: u64, event: Event, prev_hash: Hash) -> Sealed {
+        let mut body = String::with_capacity(512);
+        let [after_date, after_id] = write_canonical(&mut body, seq, version, &event, None);
+        let hash = chain_hash(&prev_hash, &body);
+        let mut line = String::with_capacity(body.len() + 2 * (64 + 14));
+        line.push_str(&body[..after_date]);
+        line.push_str(",\"hash\":\"");
+        push_hex(&mut line, &hash);
+        line.push('"');
+        line.push_str(&body[after_date..after_id]);
+        line.push_str(",\"prev_hash\":\"");
+        push_hex(&mut line, &prev_hash);
+        line.push('"');
+        line.push_str(&body[after_id..]);
+        Sealed {
+            event: StoredEvent {
+                seq,
+                version,
+                event,
+                prev_hash,
+                hash,
+            },
+            line,
         }
     }
 
@@ -1181,34 +1234,48 @@ fn body_map(seq: u64, version: u64, e: &Event) -> Map<String, Value> {
 /// declared in sorted order; every number is an integer; the account, id, date, instant and
 /// type are ASCII without characters that JSON escapes.
 pub fn canonical_json(seq: u64, version: u64, e: &Event, hashes: Option<(&Hash, &Hash)>) -> String {
-    use std::fmt::Write as _;
-    // Written piece by piece into one buffer: an import writes two of these per event (the
-    // body it hashes, the line it stores), and the temporaries of `write!` were most of it.
     let mut out = String::with_capacity(512);
+    write_canonical(&mut out, seq, version, e, hashes);
+    out
+}
+
+/// Writes [`canonical_json`] into `out`, giving where the `date` member and the `id` member
+/// end (after their closing quotes): where the `hash` and `prev_hash` members go.
+fn write_canonical(
+    out: &mut String,
+    seq: u64,
+    version: u64,
+    e: &Event,
+    hashes: Option<(&Hash, &Hash)>,
+) -> [usize; 2] {
+    use std::fmt::Write as _;
+    // Written piece by piece into one buffer: the temporaries of `write!` were most of it.
     out.push_str("{\"account\":\"");
     out.push_str(e.account.as_str());
     out.push_str("\",\"data\":");
     out.push_str(&e.body.data_json());
     out.push_str(",\"date\":\"");
-    push_date(&mut out, e.date);
+    push_date(out, e.date);
+    let after_date = out.len() + 1;
     if let Some((_, hash)) = hashes {
         out.push_str("\",\"hash\":\"");
-        push_hex(&mut out, hash);
+        push_hex(out, hash);
     }
     out.push_str("\",\"id\":\"");
     out.push_str(e.id.hyphenated().encode_lower(&mut Uuid::encode_buffer()));
+    let after_id = out.len() + 1;
     if let Some((prev, _)) = hashes {
         out.push_str("\",\"prev_hash\":\"");
-        push_hex(&mut out, prev);
+        push_hex(out, prev);
     }
     out.push_str("\",\"recorded_at\":\"");
-    push_instant(&mut out, e.recorded_at);
+    push_instant(out, e.recorded_at);
     let _ = write!(
         out,
         "\",\"seq\":{seq},\"type\":\"{}\",\"version\":{version}}}",
         e.event_type().as_str()
     );
-    out
+    [after_date, after_id]
 }
 
 /// The stored event without `prev_hash` and `hash`, as canonical JSON: what the chain hashes.
@@ -1588,6 +1655,13 @@ mod tests {
             map.insert("prev_hash".into(), Value::String(hex(&sealed.prev_hash)));
             map.insert("hash".into(), Value::String(hex(&sealed.hash)));
             assert_eq!(sealed.to_line(), Value::Object(map).to_string(), "{line}");
+            // The line a seal gives is the line the event stores, with the same hash.
+            for prev in [ZERO_HASH, [0xa7; 32]] {
+                let with_line = StoredEvent::seal_line(7, 3, event.clone(), prev);
+                let plain = StoredEvent::seal(7, 3, event.clone(), prev);
+                assert_eq!(with_line.event(), &plain, "{line}");
+                assert_eq!(with_line.line(), plain.to_line(), "{line}");
+            }
         }
     }
 

@@ -18,7 +18,7 @@ use crate::domain::view::{project, StateView};
 use crate::domain::Catalog;
 use crate::event::{
     format_date, format_instant, hex, Account, Body, Date, Event, EventType, InputEvent, Instant,
-    StoredCheck, StoredEvent,
+    Sealed, StoredCheck, StoredEvent,
 };
 use crate::input::InputLine;
 use crate::store::memory::StagedIndex;
@@ -529,14 +529,14 @@ impl<'a> Session<'a> {
             recorded_at,
             body: input.body,
         };
-        let sealed = StoredEvent::seal(self.head.seq + 1, version + 1, event, self.head.hash);
+        let sealed = StoredEvent::seal_line(self.head.seq + 1, version + 1, event, self.head.hash);
         if let Some(problem) = input
             .stored
-            .and_then(|check| stored_form_mismatch(&check, recorded_at_given, &sealed))
+            .and_then(|check| stored_form_mismatch(&check, recorded_at_given, sealed.event()))
         {
             return Ok(Outcome::Rejected(None, problem));
         }
-        if let Err(v) = self.validate(&sealed)? {
+        if let Err(v) = self.validate(sealed.event())? {
             return Ok(Outcome::Rejected(Some(v.rule), v.to_string()));
         }
         self.commit_to_session(sealed)?;
@@ -763,10 +763,11 @@ impl<'a> Session<'a> {
         Ok(current)
     }
 
-    fn commit_to_session(&mut self, sealed: StoredEvent) -> Result<(), LedgerError> {
-        let account = sealed.event.account.clone();
+    fn commit_to_session(&mut self, sealed: Sealed) -> Result<(), LedgerError> {
+        let stored = sealed.event();
+        let account = stored.event.account.clone();
         let mut concerned = vec![account.clone()];
-        if let Body::AccountsMerged(m) = &sealed.event.body {
+        if let Body::AccountsMerged(m) = &stored.event.body {
             // Indexed under the absorbed account too (see Store::account_events); both
             // accounts are linked from now on. Their streams are read before the merge is
             // staged, and it joins them below.
@@ -778,17 +779,17 @@ impl<'a> Session<'a> {
                 }
             }
         }
-        let (seq, hash, recorded_at) = (sealed.seq, sealed.hash, sealed.event.recorded_at);
+        let (seq, hash, recorded_at) = (stored.seq, stored.hash, stored.event.recorded_at);
         for (n, a) in concerned.iter().enumerate() {
             let touched = self.touch(a)?;
             if n == 0 {
                 touched.version += 1;
             }
             if let Some(stream) = self.linked_streams.get_mut(a) {
-                stream.push(sealed.clone());
+                stream.push(sealed.event().clone());
             }
         }
-        self.batch.push(sealed)?;
+        self.batch.push_sealed(sealed)?;
         self.head = Head {
             seq,
             hash,

@@ -226,9 +226,13 @@ mod tests {
             let event = event(input);
             let v = versions.entry(event.account.clone()).or_insert(0u64);
             *v += 1;
-            let stored = StoredEvent::seal(i as u64 + 1, *v, event, prev);
+            let stored = StoredEvent::seal(i as u64 + 1, *v, event.clone(), prev);
+            // Sealing with the line gives the same event and exactly its stored line.
+            let sealed = StoredEvent::seal_line(i as u64 + 1, *v, event, prev);
             prev = stored.hash;
             let line = stored.to_line();
+            assert_eq!(sealed.event(), &stored);
+            assert_eq!(sealed.line(), line);
             let view = LineView::parse(line.as_bytes()).expect(&line);
             assert_eq!(view.account, stored.event.account.as_str());
             assert_eq!(view.seq, stored.seq);

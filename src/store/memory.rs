@@ -25,6 +25,25 @@ pub(super) fn check_continues(
     account_version: u64,
     line: Option<&str>,
 ) -> Result<(), StoreError> {
+    check_links(event, prev_seq, prev_hash, account_version)?;
+    if !hash_matches(event, line) {
+        return Err(StoreError::Sequence(format!(
+            "seq {}: hash {} is not the hash of the event",
+            event.seq,
+            hex(&event.hash)
+        )));
+    }
+    Ok(())
+}
+
+/// [`check_continues`] less the hash check, for an event whose hash is known to be its
+/// content's ([`crate::event::Sealed`]).
+pub(super) fn check_links(
+    event: &StoredEvent,
+    prev_seq: u64,
+    prev_hash: &Hash,
+    account_version: u64,
+) -> Result<(), StoreError> {
     let seq_err = |what: String| Err(StoreError::Sequence(format!("seq {}: {what}", event.seq)));
     if event.seq != prev_seq.saturating_add(1) || event.seq > MAX_SEQ {
         return seq_err(format!("expected seq {}", prev_seq.saturating_add(1)));
@@ -40,12 +59,6 @@ pub(super) fn check_continues(
             "prev_hash {} does not link to the previous hash {}",
             hex(&event.prev_hash),
             hex(prev_hash)
-        ));
-    }
-    if !hash_matches(event, line) {
-        return seq_err(format!(
-            "hash {} is not the hash of the event",
-            hex(&event.hash)
         ));
     }
     Ok(())

@@ -12,7 +12,7 @@
 pub mod memory;
 pub mod sled_store;
 
-use crate::event::{Account, Date, Hash, Instant, StoredEvent, ZERO_HASH};
+use crate::event::{Account, Date, Hash, Instant, Sealed, StoredEvent, ZERO_HASH};
 use uuid::Uuid;
 
 /// The committed end of the log.
@@ -165,6 +165,11 @@ pub trait Store: Sync {
 /// account's previous + 1, prev_hash = previous hash.
 pub trait AppendBatch {
     fn push(&mut self, event: StoredEvent) -> Result<(), StoreError>;
+    /// [`AppendBatch::push`] of an event sealed with its stored line: its hash is known to be
+    /// its line's, so a store that keeps lines takes the line as it is.
+    fn push_sealed(&mut self, sealed: Sealed) -> Result<(), StoreError> {
+        self.push(sealed.into_parts().0)
+    }
     /// An event pushed to this batch and not yet committed, read back by its seq (None when
     /// the seq is not in this batch). Lets a large append keep no copy of what it staged.
     fn staged(&self, seq: u64) -> Result<Option<StoredEvent>, StoreError>;

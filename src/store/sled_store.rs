@@ -19,13 +19,13 @@ use std::time::{Duration, Instant as Clock};
 use chrono::DateTime;
 use uuid::Uuid;
 
-use super::memory::{absorbed_other, check_continues, first_difference};
+use super::memory::{absorbed_other, check_continues, check_links, first_difference};
 use super::{
     AccountVisitor, AppendBatch, Head, Progress, SendAccountVisitor, Store, StoreError,
     VerifyReport,
 };
 use crate::event::{
-    format_date, format_instant, Account, Date, Hash, Instant, StoredEvent, ZERO_HASH,
+    format_date, format_instant, Account, Date, Hash, Instant, Sealed, StoredEvent, ZERO_HASH,
 };
 use crate::line::{hex_equals, LineView};
 
@@ -2089,6 +2089,70 @@ struct SledBatch<'a> {
 }
 
 impl SledBatch<'_> {
+    /// The account's version before this batch's next event: its own lines stored (read once
+    /// per batch) and staged.
+    fn version_of(&mut self, account: &Account) -> Result<u64, StoreError> {
+        if let Some(&v) = self.versions.get(account) {
+            return Ok(v);
+        }
+        let entries = self.store.account_entries(account, self.base.seq)?;
+        if entries.is_empty() {
+            self.streams.fresh.insert(account.clone());
+        }
+        Ok(entries.iter().filter(|e| *e & MERGE_FLAG == 0).count() as u64)
+    }
+
+    /// Stages an event whose links and hash are checked, with its stored line.
+    fn stage(&mut self, event: StoredEvent, line: String, current: u64) -> Result<(), StoreError> {
+        let account = &event.event.account;
+        if line.len() > MAX_LINE_BYTES {
+            return Err(StoreError::Sequence(format!(
+                "seq {}: stored form is {} bytes, more than the {MAX_LINE_BYTES} a store accepts",
+                event.seq,
+                line.len()
+            )));
+        }
+        self.streams
+            .add(self.store, account, event.seq, line.as_bytes())?;
+        if let Some(absorbed) = absorbed_other(&event) {
+            if !self.versions.contains_key(absorbed)
+                && !self.streams.pending.contains_key(absorbed)
+                && self
+                    .store
+                    .account_entries(absorbed, self.base.seq)?
+                    .is_empty()
+            {
+                // Only possible for an account never seen before; checked, not assumed.
+                self.streams.fresh.insert(absorbed.clone());
+            }
+            self.streams
+                .add(self.store, absorbed, event.seq, line.as_bytes())?;
+        }
+        self.block.push(event.seq, line.as_bytes());
+        if self.block.is_full() {
+            self.close_block();
+        }
+        self.chunk_events += 1;
+        if self.chunk_events >= CHUNK_EVENTS {
+            self.close_block();
+            self.write_chunk()?;
+        }
+        match self.versions.get_mut(account) {
+            Some(v) => *v += 1,
+            None => {
+                self.versions.insert(account.clone(), current + 1);
+            }
+        }
+        self.delta.add(&event)?;
+        self.id_slots
+            .insert(&self.delta.ids, self.delta.ids.len() - 1)
+            .map_err(StoreError::Sequence)?;
+        self.last_seq = event.seq;
+        self.last_hash = event.hash;
+        self.max_recorded_at = self.max_recorded_at.max(Some(event.event.recorded_at));
+        Ok(())
+    }
+
     fn close_block(&mut self) {
         if !self.block.ends.is_empty() {
             self.chunk_blocks.push(std::mem::take(&mut self.block));
@@ -2220,65 +2284,17 @@ impl SledBatch<'_> {
 
 impl AppendBatch for SledBatch<'_> {
     fn push(&mut self, event: StoredEvent) -> Result<(), StoreError> {
-        let account = &event.event.account;
-        let current = match self.versions.get(account) {
-            Some(&v) => v,
-            None => {
-                let entries = self.store.account_entries(account, self.base.seq)?;
-                if entries.is_empty() {
-                    self.streams.fresh.insert(account.clone());
-                }
-                entries.iter().filter(|e| *e & MERGE_FLAG == 0).count() as u64
-            }
-        };
         let line = event.to_line();
+        let current = self.version_of(&event.event.account)?;
         check_continues(&event, self.last_seq, &self.last_hash, current, Some(&line))?;
-        if line.len() > MAX_LINE_BYTES {
-            return Err(StoreError::Sequence(format!(
-                "seq {}: stored form is {} bytes, more than the {MAX_LINE_BYTES} a store accepts",
-                event.seq,
-                line.len()
-            )));
-        }
-        self.streams
-            .add(self.store, account, event.seq, line.as_bytes())?;
-        if let Some(absorbed) = absorbed_other(&event) {
-            if !self.versions.contains_key(absorbed)
-                && !self.streams.pending.contains_key(absorbed)
-                && self
-                    .store
-                    .account_entries(absorbed, self.base.seq)?
-                    .is_empty()
-            {
-                // Only possible for an account never seen before; checked, not assumed.
-                self.streams.fresh.insert(absorbed.clone());
-            }
-            self.streams
-                .add(self.store, absorbed, event.seq, line.as_bytes())?;
-        }
-        self.block.push(event.seq, line.as_bytes());
-        if self.block.is_full() {
-            self.close_block();
-        }
-        self.chunk_events += 1;
-        if self.chunk_events >= CHUNK_EVENTS {
-            self.close_block();
-            self.write_chunk()?;
-        }
-        match self.versions.get_mut(account) {
-            Some(v) => *v += 1,
-            None => {
-                self.versions.insert(account.clone(), current + 1);
-            }
-        }
-        self.delta.add(&event)?;
-        self.id_slots
-            .insert(&self.delta.ids, self.delta.ids.len() - 1)
-            .map_err(StoreError::Sequence)?;
-        self.last_seq = event.seq;
-        self.last_hash = event.hash;
-        self.max_recorded_at = self.max_recorded_at.max(Some(event.event.recorded_at));
-        Ok(())
+        self.stage(event, line, current)
+    }
+
+    fn push_sealed(&mut self, sealed: Sealed) -> Result<(), StoreError> {
+        let (event, line) = sealed.into_parts();
+        let current = self.version_of(&event.event.account)?;
+        check_links(&event, self.last_seq, &self.last_hash, current)?;
+        self.stage(event, line, current)
     }
 
     fn staged(&self, seq: u64) -> Result<Option<StoredEvent>, StoreError> {
