@@ -1984,6 +1984,10 @@ impl Store for SledStore {
 
     fn get_by_id(&self, id: &Uuid) -> Result<Option<StoredEvent>, StoreError> {
         let head = self.visible_head().seq;
+        if head == 0 {
+            // An empty log holds no id (the first import into a store asks for every one).
+            return Ok(None);
+        }
         let Some(seq) = self.lookup_id(id)?.filter(|&s| s <= head) else {
             return Ok(None);
         };
