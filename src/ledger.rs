@@ -142,7 +142,7 @@ impl<'s> Ledger<'s> {
         if !errors.is_empty() {
             return Ok(Err(errors));
         }
-        let raw = session.closure_of(std::slice::from_ref(account))?;
+        let raw = session.closure_of(std::slice::from_ref(account), StreamMap::new())?;
         Ok(Ok(view_from_raw(
             raw,
             account,
@@ -593,15 +593,37 @@ impl<'a> Session<'a> {
         Ok(events)
     }
 
-    /// Raw streams of `accounts` and, recursively, of the accounts merged with them.
-    fn closure_of(&self, accounts: &[Account]) -> Result<StreamMap, LedgerError> {
+    /// The stream of `account` (as [`Session::stream`]), read once into `read`, which holds
+    /// the streams one validation has read so far.
+    fn stream_in<'m>(
+        &self,
+        account: &Account,
+        read: &'m mut StreamMap,
+    ) -> Result<&'m [StoredEvent], LedgerError> {
+        if !read.contains_key(account) {
+            let stream = self.stream(account)?;
+            read.insert(account.clone(), stream);
+        }
+        Ok(read.get(account).map_or(&[], |s| s.as_slice()))
+    }
+
+    /// Raw streams of `accounts` and, recursively, of the accounts merged with them; streams
+    /// already in `read` are taken from there.
+    fn closure_of(
+        &self,
+        accounts: &[Account],
+        mut read: StreamMap,
+    ) -> Result<StreamMap, LedgerError> {
         let mut out = StreamMap::new();
         let mut queue: VecDeque<Account> = accounts.iter().cloned().collect();
         while let Some(a) = queue.pop_front() {
             if out.contains_key(&a) || out.len() > crate::domain::state::MAX_MERGE_DEPTH * 64 {
                 continue;
             }
-            let events = self.stream(&a)?;
+            let events = match read.remove(&a) {
+                Some(events) => events,
+                None => self.stream(&a)?,
+            };
             for e in &events {
                 if let Body::AccountsMerged(m) = &e.event.body {
                     queue.push_back(e.event.account.clone());
@@ -652,17 +674,19 @@ impl<'a> Session<'a> {
             self.touch(&m.absorbed)?;
             joined.push(m.absorbed.clone());
         }
+        // The streams read below, each once (a void's account was read three times).
+        let mut read = StreamMap::new();
         if let Body::EventVoided(v) = &candidate.event.body {
-            if let Err(violation) = self.check_void_target(candidate, v.event)? {
+            if let Err(violation) = self.check_void_target(candidate, v.event, &mut read)? {
                 return Ok(Err(violation));
             }
         }
         // Candidate raw streams: the event joins its account's stream (and, for a merge,
         // the absorbed account's), and the root of the merged component is folded.
-        let root = self.root_of(&account)?;
+        let root = self.root_of(&account, &mut read)?;
         let mut roots = vec![root.clone()];
         roots.extend(joined.iter().cloned());
-        let mut raw = self.closure_of(&roots)?;
+        let mut raw = self.closure_of(&roots, read)?;
         for a in &joined {
             raw.entry(a.clone()).or_default().push(candidate.clone());
         }
@@ -696,9 +720,10 @@ impl<'a> Session<'a> {
         &mut self,
         void: &StoredEvent,
         target: Uuid,
+        read: &mut StreamMap,
     ) -> Result<Result<(), Violation>, LedgerError> {
         let account = &void.event.account;
-        let stream = self.stream(account)?;
+        let stream = self.stream_in(account, read)?;
         let Some(found) = stream
             .iter()
             .find(|e| e.event.id == target && e.event.account == *account)
@@ -739,24 +764,24 @@ impl<'a> Session<'a> {
     }
 
     /// The account at the top of `account`'s merge chain (who absorbed it, and so on).
-    fn root_of(&self, account: &Account) -> Result<Account, LedgerError> {
+    fn root_of(&self, account: &Account, read: &mut StreamMap) -> Result<Account, LedgerError> {
         let mut current = account.clone();
         let mut seen = BTreeSet::new();
         while seen.insert(current.clone()) {
             // Every step reads the account's stream (the store's, for an account this session
             // has not touched): an absorber this append never touched can itself have been
             // absorbed, and its root must be folded too (found by fuzzing).
-            let absorber = self
-                .stream(&current)?
-                .into_iter()
-                .find_map(|e| match &e.event.body {
-                    Body::AccountsMerged(m)
-                        if m.absorbed == current && e.event.account != current =>
-                    {
-                        Some(e.event.account.clone())
-                    }
-                    _ => None,
-                });
+            let absorber =
+                self.stream_in(&current, read)?
+                    .iter()
+                    .find_map(|e| match &e.event.body {
+                        Body::AccountsMerged(m)
+                            if m.absorbed == current && e.event.account != current =>
+                        {
+                            Some(e.event.account.clone())
+                        }
+                        _ => None,
+                    });
             match absorber {
                 Some(a) => current = a,
                 None => break,
