@@ -600,11 +600,11 @@ impl<'a> Session<'a> {
         account: &Account,
         read: &'m mut StreamMap,
     ) -> Result<&'m [StoredEvent], LedgerError> {
-        if !read.contains_key(account) {
-            let stream = self.stream(account)?;
-            read.insert(account.clone(), stream);
-        }
-        Ok(read.get(account).map_or(&[], |s| s.as_slice()))
+        use std::collections::hash_map::Entry;
+        Ok(match read.entry(account.clone()) {
+            Entry::Occupied(known) => known.into_mut(),
+            Entry::Vacant(new) => new.insert(self.stream(account)?),
+        })
     }
 
     /// Raw streams of `accounts` and, recursively, of the accounts merged with them; streams

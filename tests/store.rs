@@ -1048,10 +1048,16 @@ fn rewrite_first_copy_chunk(store: &SledStore, name: &str, change: impl FnOnce(&
     let (key, value) = first_copy_chunk(store, name);
     let mut lines = raw::decode_block(&value[8..]).unwrap();
     change(&mut lines);
-    let mut copy = value[..8].to_vec();
-    copy.extend(raw::encode_block(&lines));
+    put_copy_chunk(store, &key, &value, &lines);
+}
+
+/// Stores `lines` (unpacked) as the copy chunk at `key`, with the last-seq header of the
+/// chunk's `old` value.
+fn put_copy_chunk(store: &SledStore, key: &[u8], old: &[u8], lines: &[Vec<u8>]) {
+    let mut copy = old[..8].to_vec();
+    copy.extend(raw::encode_block(lines));
     let streams = store.raw_db().open_tree("streams").unwrap();
-    streams.insert(&key, copy).unwrap();
+    streams.insert(key, copy).unwrap();
 }
 
 /// Changes a stored line's date from 2024-01-01 to 2024-01-02, leaving its hash members as
@@ -1076,9 +1082,7 @@ fn drop_copy_line(store: &SledStore, name: &str, seq: u64) {
             .cloned()
             .collect();
         if kept.len() < lines.len() {
-            let mut v = value[..8].to_vec();
-            v.extend(raw::encode_block(&kept));
-            streams.insert(key, v).unwrap();
+            put_copy_chunk(store, &key, &value, &kept);
             return;
         }
     }
