@@ -58,6 +58,7 @@ pub enum Command {
     },
     /// An account's state on a date, optionally as the ledger knew it at an instant
     State {
+        /// The account's name, as in its events
         account: String,
         /// Business date, YYYY-MM-DD
         #[arg(long, value_name = "DATE")]
@@ -71,9 +72,12 @@ pub enum Command {
     },
     /// An account's events in business-date order, with what each changed
     History {
+        /// The account's name, as in its events
         account: String,
+        /// Only events dated on or after this business date, YYYY-MM-DD
         #[arg(long, value_name = "DATE")]
         from: Option<String>,
+        /// Only events dated on or before this business date, YYYY-MM-DD
         #[arg(long, value_name = "DATE")]
         to: Option<String>,
         /// Machine output (JSON) instead of the table for people
@@ -82,9 +86,12 @@ pub enum Command {
     },
     /// What changed in an account's state between two dates
     Diff {
+        /// The account's name, as in its events
         account: String,
+        /// The business date to compare from, YYYY-MM-DD
         #[arg(long, value_name = "DATE")]
         from: String,
+        /// The business date to compare to, YYYY-MM-DD
         #[arg(long, value_name = "DATE")]
         to: String,
         /// Machine output (JSON) instead of the table for people
@@ -105,8 +112,10 @@ pub enum Command {
     },
     /// One row per account with its lines' status and counts
     Report {
+        /// Business date, YYYY-MM-DD
         #[arg(long, value_name = "DATE")]
         as_of: String,
+        /// Output: an aligned table for people, CSV, or JSON
         #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
         format: ReportFormat,
         /// Same as --format json
@@ -116,10 +125,13 @@ pub enum Command {
     /// What-if: fold the files' events in memory (on top of the stored ledger with
     /// --with-ledger) and print the account's state; writes nothing
     Replay {
+        /// Files of events to fold (JSON Lines), or '-' for standard input
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
+        /// The account whose state to print
         #[arg(long)]
         account: String,
+        /// Business date, YYYY-MM-DD
         #[arg(long, value_name = "DATE")]
         as_of: String,
         /// Start from the stored ledger instead of an empty one
@@ -147,11 +159,13 @@ pub enum Command {
     },
     /// Write a synthetic, valid ledger (JSON Lines) for benchmarks
     Gen {
-        #[arg(long)]
+        /// How many accounts (about 20 events each; at most 10,000,000)
+        #[arg(long, value_name = "N")]
         accounts: u64,
-        #[arg(long, default_value_t = 1)]
+        /// The same seed writes the same file, byte for byte
+        #[arg(long, value_name = "S", default_value_t = 1)]
         seed: u64,
-        /// Years of history
+        /// Years of history, ending 2025-12-31 (1 to 30)
         #[arg(long, default_value_t = 3)]
         years: u32,
     },
@@ -635,5 +649,23 @@ mod tests {
             .recv_timeout(std::time::Duration::from_secs(60))
             .expect("read_ahead returned");
         assert_eq!(first, vec![1, 2, 3]);
+    }
+
+    #[test]
+    fn every_command_and_argument_says_what_it_is_for() {
+        use clap::CommandFactory;
+        let cli = Cli::command();
+        let mut silent = Vec::new();
+        for command in cli.get_subcommands() {
+            if command.get_about().is_none() {
+                silent.push(command.get_name().to_string());
+            }
+            for arg in command.get_arguments() {
+                if arg.get_help().is_none() && arg.get_id() != "help" {
+                    silent.push(format!("{} {}", command.get_name(), arg.get_id()));
+                }
+            }
+        }
+        assert!(silent.is_empty(), "without help text: {silent:?}");
     }
 }
