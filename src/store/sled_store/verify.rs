@@ -555,9 +555,9 @@ impl CopyRange {
         // each of their seqs: reads at random places of a table larger than the caches
         // (16 bytes a line), made together so that they overlap instead of each waiting after
         // a line's hashing, which was most of this function's time. Then each line in order.
-        let views: Vec<LineView> = (0..block.len())
-            .map_while(|i| block.line(i).and_then(LineView::parse))
-            .collect();
+        let mut views = Vec::with_capacity(block.len());
+        views.extend((0..block.len()).map_while(|i| block.line(i).and_then(LineView::parse)));
+        copy.entries.reserve(views.len());
         let logged: Vec<Option<HalfHash>> =
             views.iter().map(|v| log.hash(v.seq).copied()).collect();
         for (view, logged) in views.iter().zip(&logged) {
@@ -620,11 +620,10 @@ impl CopyRange {
             }
         }
         let name = String::from_utf8_lossy(&copy.name);
-        let stored_entries = stored.as_ref().map(|v| below(decode_entries(v), upto));
-        let first = stored_entries
+        let first = stored
             .as_ref()
-            .and_then(|e| e.first())
-            .or(copy.entries.first())
+            .and_then(|v| below(v, upto).next())
+            .or(copy.entries.first().copied())
             .map_or(1, |e| e & !MERGE_FLAG);
         if let Some(what) = copy.wrong {
             self.problems
@@ -639,19 +638,20 @@ impl CopyRange {
             self.problems
                 .note(first, format!("account name {name:?} does not decode"));
         }
-        match (stored, stored_entries) {
-            (Some(value), _) if value.len() % 8 != 0 => {
+        match stored {
+            Some(value) if value.len() % 8 != 0 => {
                 let message = format!("account index of {name} does not decode");
                 self.problems.note(first, message);
             }
-            (Some(_), Some(stored)) => {
-                if let Some(at) = first_difference(&stored, &copy.entries) {
+            Some(value) => {
+                let copied = copy.entries.iter().copied();
+                if let Some(at) = first_difference_iter(below(&value, upto), copied) {
                     let at = at & !MERGE_FLAG;
                     let message = format!("account index of {name} is wrong at seq {at}");
                     self.problems.note(at, message);
                 }
             }
-            _ => {
+            None => {
                 if let Some(&at) = copy.entries.first() {
                     let message = format!("account index lacks {name}");
                     self.problems.note(at & !MERGE_FLAG, message);
@@ -663,7 +663,7 @@ impl CopyRange {
 
     /// An account-index entry with no copy beside it.
     fn no_copy(&mut self, name: &[u8], value: &[u8], upto: u64) {
-        if let Some(&first) = below(decode_entries(value), upto).first() {
+        if let Some(first) = below(value, upto).next() {
             let name = String::from_utf8_lossy(name);
             self.problems.note(
                 first & !MERGE_FLAG,
@@ -729,9 +729,9 @@ fn first_difference_iter(
     }
 }
 
-/// Entries up to `upto` (a break in the chain leaves the rest unchecked).
-fn below(entries: impl Iterator<Item = u64>, upto: u64) -> Vec<u64> {
-    entries.filter(|e| e & !MERGE_FLAG <= upto).collect()
+/// An account list's entries up to `upto` (a break in the chain leaves the rest unchecked).
+fn below(list: &[u8], upto: u64) -> impl Iterator<Item = u64> + '_ {
+    decode_entries(list).filter(move |e| e & !MERGE_FLAG <= upto)
 }
 
 /// The account of the log's line at `seq` (a checked seq), for naming a missing copy line.
