@@ -646,7 +646,6 @@ impl CopyRange {
             Some(value) => {
                 let copied = copy.entries.iter().copied();
                 if let Some(at) = first_difference_iter(below(&value, upto), copied) {
-                    let at = at & !MERGE_FLAG;
                     let message = format!("account index of {name} is wrong at seq {at}");
                     self.problems.note(at, message);
                 }
@@ -708,7 +707,8 @@ impl CopyRange {
     }
 }
 
-/// The first value where two ascending sequences differ.
+/// The seq where two ascending lists of entries first differ (entries compare with their
+/// `MERGE_FLAG`; the seq is the lower of the two there, without it).
 fn first_difference_iter(
     a: impl Iterator<Item = u64>,
     b: impl Iterator<Item = u64>,
@@ -721,9 +721,9 @@ fn first_difference_iter(
                 a.next();
                 b.next();
             }
-            (Some(&x), Some(&y)) => return Some(x.min(y)),
-            (Some(&x), None) => return Some(x),
-            (None, Some(&y)) => return Some(y),
+            (Some(&x), Some(&y)) => return Some((x & !MERGE_FLAG).min(y & !MERGE_FLAG)),
+            (Some(&x), None) => return Some(x & !MERGE_FLAG),
+            (None, Some(&y)) => return Some(y & !MERGE_FLAG),
             (None, None) => return None,
         }
     }
@@ -837,6 +837,25 @@ mod tests {
             let mut expected = [a, b].concat();
             expected.sort_unstable();
             assert_eq!(merged, expected, "{a:?} + {b:?}");
+        }
+    }
+
+    #[test]
+    fn lists_of_entries_differ_first_at_the_lower_seq_whatever_their_flags() {
+        let f = MERGE_FLAG;
+        let cases: [(&[u64], &[u64], Option<u64>); 7] = [
+            (&[], &[], None),
+            (&[1, 2 | f, 3], &[1, 2 | f, 3], None),
+            // A flagged entry is a different entry, named at its seq, not above every seq.
+            (&[1, 5 | f], &[1, 7], Some(5)),
+            (&[1, 7], &[1, 5 | f], Some(5)),
+            (&[1, 5 | f], &[1, 5], Some(5)),
+            (&[1, 2], &[1, 2, 9 | f], Some(9)),
+            (&[4 | f], &[], Some(4)),
+        ];
+        for (a, b, expected) in cases {
+            let found = first_difference_iter(a.iter().copied(), b.iter().copied());
+            assert_eq!(found, expected, "{a:?} against {b:?}");
         }
     }
 
