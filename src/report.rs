@@ -330,55 +330,141 @@ fn write_json(ledger: &Ledger<'_>, as_of: Date, out: &mut dyn Write) -> Result<(
     out.write_all(b"\n]\n").map_err(Exit::from_io)
 }
 
-/// The table aligns columns, so it needs every row first: it is for people, at human scale.
+/// The table's column names.
+const TABLE_HEADER: [&str; 9] = [
+    "account",
+    "merged into",
+    "package line",
+    "action-pack line",
+    "benefits avail/redeemed",
+    "tokens",
+    "keys",
+    "VS active",
+    "obligations",
+];
+
+/// The table aligns columns, so it needs every row first (as rows, not as text: its cells are
+/// measured and then written in pieces, with no string built for a cell or a line). It lays
+/// text out as [`crate::render::table`] does: two spaces before the first column and between
+/// columns, each cell padded to its column's width in characters, no spaces at a line's end.
 fn write_table(ledger: &Ledger<'_>, as_of: Date, out: &mut dyn Write) -> Result<(), Exit> {
     let mut rows = Vec::new();
     for_each_state(ledger, as_of, &|state| row(state, as_of), &mut |r| {
-        let line = |offer: &Option<String>,
-                    status: &Option<String>,
-                    anniversary: &Option<String>| match offer {
-            Some(o) => format!(
-                "{o} {} (AD {})",
-                status.as_deref().unwrap_or(""),
-                anniversary.as_deref().unwrap_or("")
-            ),
-            None => "-".to_string(),
-        };
-        rows.push(vec![
-            r.account.clone(),
-            r.merged_into.clone().unwrap_or_else(|| "-".to_string()),
-            line(&r.package_offer, &r.package_status, &r.package_anniversary),
-            line(
-                &r.action_pack_offer,
-                &r.action_pack_status,
-                &r.action_pack_anniversary,
-            ),
-            format!("{}/{}", r.benefits_available, r.benefits_redeemed),
-            r.tokens_activated.to_string(),
-            r.keys_usable.to_string(),
-            r.subscriptions_active.to_string(),
-            r.obligations.to_string(),
-        ]);
+        rows.push(r);
         true
     })?;
-    let header = [
-        "account",
-        "merged into",
-        "package line",
-        "action-pack line",
-        "benefits avail/redeemed",
-        "tokens",
-        "keys",
-        "VS active",
-        "obligations",
-    ];
-    let text = format!(
-        "Report as of {} ({} accounts)\n{}",
+    let result = writeln!(
+        out,
+        "Report as of {} ({} accounts)",
         format_date(as_of),
-        rows.len(),
-        crate::render::table(&header, &rows)
-    );
-    out.write_all(text.as_bytes()).map_err(Exit::from_io)
+        rows.len()
+    )
+    .and_then(|()| write_table_rows(&rows, out));
+    result.map_err(Exit::from_io)
+}
+
+fn write_table_rows(rows: &[ReportRow], out: &mut dyn Write) -> io::Result<()> {
+    let mut widths = TABLE_HEADER.map(|h| h.chars().count());
+    for r in rows {
+        for (w, cell) in widths.iter_mut().zip(table_cells(r)) {
+            *w = (*w).max(cell.width());
+        }
+    }
+    write_table_line(TABLE_HEADER.map(Cell::Text), &widths, out)?;
+    for r in rows {
+        write_table_line(table_cells(r), &widths, out)?;
+    }
+    Ok(())
+}
+
+fn write_table_line(
+    cells: [Cell<'_>; 9],
+    widths: &[usize; 9],
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    out.write_all(b" ")?;
+    let last = cells.len() - 1;
+    for (i, (cell, &width)) in cells.iter().zip(widths).enumerate() {
+        out.write_all(b" ")?;
+        if i > 0 {
+            out.write_all(b" ")?;
+        }
+        cell.write(out)?;
+        // The last column is a count or its name: padding it would only be trimmed.
+        if i < last {
+            write!(out, "{:1$}", "", width.saturating_sub(cell.width()))?;
+        }
+    }
+    out.write_all(b"\n")
+}
+
+/// One cell of the table, kept as the pieces it is written from.
+enum Cell<'a> {
+    Text(&'a str),
+    /// A line's offer, status and anniversary: `offer status (AD anniversary)`.
+    Line(&'a str, &'a str, &'a str),
+    /// `a/b`.
+    Pair(u64, u64),
+    Count(u64),
+}
+
+impl Cell<'_> {
+    /// Its width in characters.
+    fn width(&self) -> usize {
+        match self {
+            Cell::Text(t) => t.chars().count(),
+            Cell::Line(o, s, a) => o.chars().count() + s.chars().count() + a.chars().count() + 7,
+            Cell::Pair(a, b) => digits(*a) + 1 + digits(*b),
+            Cell::Count(n) => digits(*n),
+        }
+    }
+
+    fn write(&self, out: &mut dyn Write) -> io::Result<()> {
+        match self {
+            Cell::Text(t) => out.write_all(t.as_bytes()),
+            Cell::Line(o, s, a) => write!(out, "{o} {s} (AD {a})"),
+            Cell::Pair(a, b) => write!(out, "{a}/{b}"),
+            Cell::Count(n) => write!(out, "{n}"),
+        }
+    }
+}
+
+/// The decimal digits of `n`.
+fn digits(n: u64) -> usize {
+    n.checked_ilog10().map_or(1, |d| d as usize + 1)
+}
+
+fn table_cells(r: &ReportRow) -> [Cell<'_>; 9] {
+    [
+        Cell::Text(&r.account),
+        Cell::Text(r.merged_into.as_deref().unwrap_or("-")),
+        line_cell(&r.package_offer, &r.package_status, &r.package_anniversary),
+        line_cell(
+            &r.action_pack_offer,
+            &r.action_pack_status,
+            &r.action_pack_anniversary,
+        ),
+        Cell::Pair(r.benefits_available, r.benefits_redeemed),
+        Cell::Count(r.tokens_activated),
+        Cell::Count(r.keys_usable),
+        Cell::Count(r.subscriptions_active),
+        Cell::Count(r.obligations),
+    ]
+}
+
+fn line_cell<'a>(
+    offer: &'a Option<String>,
+    status: &'a Option<String>,
+    anniversary: &'a Option<String>,
+) -> Cell<'a> {
+    match offer {
+        Some(o) => Cell::Line(
+            o,
+            status.as_deref().unwrap_or(""),
+            anniversary.as_deref().unwrap_or(""),
+        ),
+        None => Cell::Text("-"),
+    }
 }
 
 #[cfg(test)]
@@ -426,5 +512,85 @@ mod tests {
             "contoso,,\"a,b\",active,2024-09-01,,,,1,2,3,4,5,6\n"
         );
         assert_eq!(COLUMNS.len(), 14);
+    }
+
+    fn sample_row(account: &str, merged: Option<&str>, line: Option<(&str, &str)>) -> ReportRow {
+        let some = |x: &str| Some(x.to_string());
+        ReportRow {
+            account: account.into(),
+            merged_into: merged.map(str::to_string),
+            package_offer: line.and_then(|(o, _)| some(o)),
+            package_status: line.and_then(|(_, s)| some(s)),
+            package_anniversary: line.and_then(|_| some("2024-09-01")),
+            action_pack_offer: some("action_pack"),
+            action_pack_status: some("active"),
+            action_pack_anniversary: some("2025-02-28"),
+            benefits_available: account.len() as u64 * 7,
+            benefits_redeemed: 0,
+            tokens_activated: 10,
+            keys_usable: 99,
+            subscriptions_active: 100,
+            obligations: u64::MAX,
+        }
+    }
+
+    /// The table as the generic renderer lays it out, from each cell's text.
+    fn rendered(rows: &[ReportRow]) -> String {
+        let line = |o: &Option<String>, s: &Option<String>, a: &Option<String>| match o {
+            Some(o) => format!(
+                "{o} {} (AD {})",
+                s.as_deref().unwrap_or(""),
+                a.as_deref().unwrap_or("")
+            ),
+            None => "-".to_string(),
+        };
+        let cells: Vec<Vec<String>> = rows
+            .iter()
+            .map(|r| {
+                vec![
+                    r.account.clone(),
+                    r.merged_into.clone().unwrap_or_else(|| "-".into()),
+                    line(&r.package_offer, &r.package_status, &r.package_anniversary),
+                    line(
+                        &r.action_pack_offer,
+                        &r.action_pack_status,
+                        &r.action_pack_anniversary,
+                    ),
+                    format!("{}/{}", r.benefits_available, r.benefits_redeemed),
+                    r.tokens_activated.to_string(),
+                    r.keys_usable.to_string(),
+                    r.subscriptions_active.to_string(),
+                    r.obligations.to_string(),
+                ]
+            })
+            .collect();
+        crate::render::table(&TABLE_HEADER, &cells)
+    }
+
+    #[test]
+    fn the_table_is_laid_out_as_the_generic_renderer_lays_it_out() {
+        let mut rows = [
+            sample_row("contoso", None, None),
+            sample_row(
+                "fabrikam-äöå-ltd",
+                Some("contoso"),
+                Some(("solutions_partner", "in_grace")),
+            ),
+            sample_row("a", None, Some(("x", ""))),
+        ];
+        rows[2].obligations = 0;
+        rows[2].benefits_redeemed = 1_000_000;
+        for n in 0..=rows.len() {
+            let mut out = Vec::new();
+            write_table_rows(&rows[..n], &mut out).unwrap();
+            assert_eq!(
+                String::from_utf8(out).unwrap(),
+                rendered(&rows[..n]),
+                "{n} rows"
+            );
+        }
+        for n in [0, 1, 9, 10, 99, 100, u64::MAX] {
+            assert_eq!(digits(n), n.to_string().len());
+        }
     }
 }
