@@ -33,6 +33,19 @@ struct Options {
     queries: usize,
 }
 
+const USAGE: &str = "\
+usage: cargo bench --bench ledger [-- OPTIONS]
+
+  --events N    events in the generated ledger, about 20 per account (default 1000000)
+  --runs N      runs; the table gives medians (default 3)
+  --queries N   in-process queries, cold and again warm (default 20000)
+  --dir DIR     where the ledger, the stores and the floor go (default: the system's
+                temporary directory, partner-ledger-bench)
+  -h, --help    this text
+";
+
+/// The bench's arguments; a bad one ends the bench with a message and the usage (exit 2),
+/// before anything is generated or stored.
 fn options() -> Options {
     let mut o = Options {
         events: 1_000_000,
@@ -41,34 +54,54 @@ fn options() -> Options {
         queries: 20_000,
     };
     let args: Vec<String> = std::env::args().collect();
+    let fail = |message: String| -> ! {
+        eprintln!("error: {message}\n\n{USAGE}");
+        std::process::exit(2)
+    };
+    let number = |name: &str, value: Option<&String>, max: u64| -> u64 {
+        match value.map(|v| v.parse::<u64>()) {
+            Some(Ok(n)) if (1..=max).contains(&n) => n,
+            Some(_) => fail(format!("{name} takes a whole number from 1 to {max}")),
+            None => fail(format!("{name} needs a value")),
+        }
+    };
     let mut i = 1;
     while i < args.len() {
-        let value = args.get(i + 1).cloned().unwrap_or_default();
+        let value = args.get(i + 1);
         match args[i].as_str() {
-            "--events" => o.events = value.parse().unwrap_or(o.events),
-            "--runs" => o.runs = value.parse().unwrap_or(o.runs),
-            "--dir" => o.dir = PathBuf::from(value),
-            "--queries" => o.queries = value.parse().unwrap_or(o.queries),
+            // cargo passes it to every bench target.
+            "--bench" => {
+                i += 1;
+                continue;
+            }
+            "-h" | "--help" => {
+                print!("{USAGE}");
+                std::process::exit(0);
+            }
+            "--events" => o.events = number("--events", value, 200_000_000),
+            "--runs" => o.runs = number("--runs", value, 100) as usize,
+            "--queries" => o.queries = number("--queries", value, 10_000_000) as usize,
+            "--dir" => match value {
+                Some(d) => o.dir = PathBuf::from(d),
+                None => fail("--dir needs a value".into()),
+            },
             "--queries-child" => {
                 let n = args
                     .get(i + 2)
                     .and_then(|v| v.parse().ok())
                     .unwrap_or(o.queries);
                 let seed = args.get(i + 3).and_then(|v| v.parse().ok()).unwrap_or(0);
-                queries_child(Path::new(&value), n, seed);
+                queries_child(Path::new(value.map_or("", |v| v.as_str())), n, seed);
                 std::process::exit(0);
             }
             "--floor-child" => {
                 floor_child(
-                    Path::new(&value),
+                    Path::new(value.map_or("", |v| v.as_str())),
                     Path::new(args.get(i + 2).map_or("", |s| s.as_str())),
                 );
                 std::process::exit(0);
             }
-            _ => {
-                i += 1;
-                continue;
-            }
+            other => fail(format!("unknown argument {other:?}")),
         }
         i += 2;
     }
