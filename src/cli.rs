@@ -537,16 +537,16 @@ fn log(store: &SledStore, from_seq: u64) -> Result<(), Exit> {
     let stdout = io::stdout();
     let mut out = io::BufWriter::with_capacity(1 << 16, stdout.lock());
     let mut write_error: Option<io::Error> = None;
-    store.scan(
-        from_seq.max(1),
-        &mut |e| match writeln!(out, "{}", e.to_line()) {
-            Ok(()) => true,
-            Err(err) => {
-                write_error = Some(err);
-                false
-            }
-        },
-    )?;
+    store.scan_sealed_lines(from_seq, &mut |line| match out
+        .write_all(line)
+        .and_then(|()| out.write_all(b"\n"))
+    {
+        Ok(()) => true,
+        Err(err) => {
+            write_error = Some(err);
+            false
+        }
+    })?;
     let flushed = out.flush();
     match write_error.or(flushed.err()) {
         None => Ok(()),

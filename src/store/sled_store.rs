@@ -868,6 +868,38 @@ impl SledStore {
         writer.finish(through)
     }
 
+    /// Visits the committed stored lines from `from_seq` in order, each exactly as it was
+    /// sealed, for `log`: the export is the stored bytes, not a re-encoding of them. Each line
+    /// must read as a stored line, carry its seq, hash to its stored hash (so it is byte for
+    /// byte the line that was sealed, canonical as sealing wrote it) and link to the line
+    /// before it (to the zero hash at seq 1); the first that does not ends the scan with
+    /// `Corrupt` at its seq, as `verify` would name it. `visit` returns false to stop.
+    pub fn scan_sealed_lines(
+        &self,
+        from_seq: u64,
+        visit: &mut dyn FnMut(&[u8]) -> bool,
+    ) -> Result<(), StoreError> {
+        let from = from_seq.max(1);
+        let mut prev = (from == 1).then_some(ZERO_HASH);
+        self.scan_lines(from, self.visible_head().seq, &mut |seq, line| {
+            let view = LineView::parse(line)
+                .ok_or_else(|| self.corrupt(seq, "stored line does not have the stored form"))?;
+            if view.seq != seq {
+                return Err(self.corrupt(seq, format!("holds seq {} instead", view.seq)));
+            }
+            if prev.is_some_and(|p| !hex_equals(&p, view.prev_hash_hex)) {
+                let message = "prev_hash does not link to the previous event";
+                return Err(self.corrupt(seq, message));
+            }
+            let hash = view.body_hash();
+            if !hex_equals(&hash, view.hash_hex) {
+                return Err(self.corrupt(seq, "hash does not match the event's content"));
+            }
+            prev = Some(hash);
+            Ok(visit(line))
+        })
+    }
+
     /// Visits committed events `from..=to` in order, decoded and checked for position.
     fn scan_range(
         &self,
