@@ -533,6 +533,18 @@ pub fn write_stdout(text: &str) -> Result<(), Exit> {
     }
 }
 
+/// Runs `write` on buffered standard output and flushes it; a closed pipe (`| head`) ends the
+/// output normally, any other failure is a clear error.
+pub fn write_stdout_with(write: impl FnOnce(&mut dyn Write) -> io::Result<()>) -> Result<(), Exit> {
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::with_capacity(1 << 16, stdout.lock());
+    match write(&mut out).and_then(|()| out.flush()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(Exit::rejected(format!("cannot write output: {e}"))),
+    }
+}
+
 fn log(store: &SledStore, from_seq: u64) -> Result<(), Exit> {
     let stdout = io::stdout();
     let mut out = io::BufWriter::with_capacity(1 << 16, stdout.lock());

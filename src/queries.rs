@@ -786,37 +786,28 @@ pub fn upcoming(ledger: &Ledger<'_>, as_of: Date, within: u32, json: bool) -> Re
         },
     )?;
     all.sort();
-    if json {
-        let text = serde_json::to_string_pretty(&all).map_err(|e| Exit {
-            code: 1,
-            message: Some(e.to_string()),
-        })?;
-        return write_stdout(&(text + "\n"));
-    }
-    let title = format!(
-        "Deadlines from {} to {}\n",
-        format_date(as_of),
-        format_date(until)
-    );
-    if all.is_empty() {
-        return write_stdout(&format!("{title}  none\n"));
-    }
-    let rows: Vec<Vec<String>> = all
-        .iter()
-        .map(|d| {
-            vec![
-                d.date.clone(),
-                d.account.clone(),
-                d.kind.to_string(),
-                d.what.clone(),
-                d.source.clone(),
-            ]
-        })
-        .collect();
-    write_stdout(&format!(
-        "{title}{}",
-        table(&["date", "account", "deadline", "what", "source"], &rows)
-    ))
+    // Written as they are made: no text of the whole answer is built first.
+    crate::cli::write_stdout_with(|out| {
+        if json {
+            serde_json::to_writer_pretty(&mut *out, &all)?;
+            return out.write_all(b"\n");
+        }
+        writeln!(
+            out,
+            "Deadlines from {} to {}",
+            format_date(as_of),
+            format_date(until)
+        )?;
+        if all.is_empty() {
+            return out.write_all(b"  none\n");
+        }
+        let rows: Vec<[&str; 5]> = all
+            .iter()
+            .map(|d| [d.date.as_str(), &d.account, d.kind, &d.what, &d.source])
+            .collect();
+        let header = ["date", "account", "deadline", "what", "source"];
+        crate::render::write_table(&header, &rows, out)
+    })
 }
 
 /// The deadlines in `[as_of, until]` of a state folded from the events dated on or before

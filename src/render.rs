@@ -1,33 +1,52 @@
 //! Human-readable output: aligned tables, dates, clear words. Machine output is `--json`.
 
+use std::io::{self, Write};
+
 use crate::domain::view::StateView;
 
 /// A simple aligned table: a header row and rows of cells.
 pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+    let mut out = Vec::new();
+    // Writing into memory does not fail, and every piece written is a `&str`.
+    let _ = write_table(header, rows, &mut out);
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// Writes an aligned table to `out` as it goes, from borrowed cells: two spaces before the
+/// first column and between columns, each cell padded to its column's width in characters,
+/// no spaces at a line's end. Only one line is held at a time.
+pub fn write_table<R, C>(header: &[&str], rows: &[R], out: &mut dyn Write) -> io::Result<()>
+where
+    R: AsRef<[C]>,
+    C: AsRef<str>,
+{
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
     for row in rows {
-        for (i, cell) in row.iter().enumerate() {
-            if let Some(w) = widths.get_mut(i) {
-                *w = (*w).max(cell.chars().count());
-            }
+        for (w, cell) in widths.iter_mut().zip(row.as_ref()) {
+            *w = (*w).max(cell.as_ref().chars().count());
         }
     }
-    let mut out = String::new();
-    let line = |cells: Vec<String>, out: &mut String| {
-        let padded: Vec<String> = cells
-            .iter()
-            .enumerate()
-            .map(|(i, c)| format!("{c:<width$}", width = widths.get(i).copied().unwrap_or(0)))
-            .collect();
-        out.push_str("  ");
-        out.push_str(padded.join("  ").trim_end());
-        out.push('\n');
+    let mut line = String::new();
+    let mut write_line = |cells: &mut dyn Iterator<Item = &str>| {
+        line.clear();
+        for (i, cell) in cells.enumerate() {
+            if i > 0 {
+                line.push_str("  ");
+            }
+            line.push_str(cell);
+            let width = widths.get(i).copied().unwrap_or(0);
+            let pad = width.saturating_sub(cell.chars().count());
+            line.extend(std::iter::repeat_n(' ', pad));
+        }
+        out.write_all(b"  ")?;
+        out.write_all(line.trim_end().as_bytes())?;
+        out.write_all(b"\n")
     };
-    line(header.iter().map(|h| h.to_string()).collect(), &mut out);
+    write_line(&mut header.iter().copied())?;
     for row in rows {
-        line(row.clone(), &mut out);
+        write_line(&mut row.as_ref().iter().map(AsRef::as_ref))?;
     }
-    out
+    Ok(())
 }
 
 fn or_dash<T: std::fmt::Display>(v: &Option<T>) -> String {
@@ -265,4 +284,32 @@ pub fn state(v: &StateView) -> String {
         );
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_table_pads_by_characters_and_ends_no_line_with_spaces() {
+        let rows = vec![
+            vec!["contoso".to_string(), "ä".to_string(), "1".to_string()],
+            vec!["a".to_string(), "wide ö cell".to_string(), String::new()],
+            vec![String::new(), String::new(), String::new()],
+            vec!["short".to_string()],
+        ];
+        let expected = "  name     what         n\n\
+                        \x20 contoso  ä            1\n\
+                        \x20 a        wide ö cell\n\
+                        \x20 \n\
+                        \x20 short\n";
+        assert_eq!(table(&["name", "what", "n"], &rows), expected);
+        let borrowed: Vec<[&str; 3]> = vec![["contoso", "ä", "1"]];
+        let mut out = Vec::new();
+        write_table(&["name", "what", "n"], &borrowed, &mut out).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "  name     what  n\n  contoso  ä     1\n"
+        );
+    }
 }

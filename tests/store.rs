@@ -792,7 +792,10 @@ fn sealed_lines_are_the_stored_bytes_and_a_damaged_line_stops_them_at_its_seq() 
     let path = filled_store(dir.path(), 40);
     let stored: Vec<Vec<u8>> = {
         let store = open(&path);
-        blocks(&store).into_iter().flat_map(|(_, lines)| lines).collect()
+        blocks(&store)
+            .into_iter()
+            .flat_map(|(_, lines)| lines)
+            .collect()
     };
     let sealed = |store: &SledStore, from: u64| {
         let mut seen = Vec::new();
