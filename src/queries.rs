@@ -817,13 +817,14 @@ pub fn deadlines(state: &State, as_of: Date, until: Date) -> Vec<Deadline> {
         return Vec::new();
     }
     let mut out = Vec::new();
-    let mut add = |date: Date, kind: &'static str, what: String, source: &Account| {
+    // `what` is written only for the deadlines in the window: most candidates fall outside it.
+    let mut add = |date: Date, kind: &'static str, what: &dyn Fn() -> String, source: &Account| {
         if as_of <= date && date <= until {
             out.push(Deadline {
                 date: format_date(date),
                 account: state.account.to_string(),
                 kind,
-                what,
+                what: what(),
                 source: source.to_string(),
             });
         }
@@ -834,7 +835,7 @@ pub fn deadlines(state: &State, as_of: Date, until: Date) -> Vec<Deadline> {
     out
 }
 
-type Add<'a> = dyn FnMut(Date, &'static str, String, &Account) + 'a;
+type Add<'a> = dyn FnMut(Date, &'static str, &dyn Fn() -> String, &Account) + 'a;
 
 /// R7, R17, R18: renewal windows of the running terms, activate-by of unredeemed benefits
 /// (the redemption deadline: not after a lapse), expiry of redeemed ones.
@@ -846,20 +847,10 @@ fn term_deadlines(state: &State, as_of: Date, add: &mut Add<'_>) {
         .enumerate()
         .filter(|(_, t)| t.start <= as_of)
     {
-        let term = format!("{} term {}", t.offer, format_date(t.start));
+        let term = || format!("{} term {}", t.offer, format_date(t.start));
         if current.contains(&i) && t.is_running_on(as_of) {
-            add(
-                t.window_opens,
-                "renewal_window_opens",
-                term.clone(),
-                &t.source,
-            );
-            add(
-                t.window_closes,
-                "renewal_window_closes",
-                term.clone(),
-                &t.source,
-            );
+            add(t.window_opens, "renewal_window_opens", &term, &t.source);
+            add(t.window_closes, "renewal_window_closes", &term, &t.source);
         }
         for (b, unlocked) in t.benefits.iter() {
             match unlocked.filter(|&u| u <= as_of) {
@@ -868,7 +859,7 @@ fn term_deadlines(state: &State, as_of: Date, add: &mut Add<'_>) {
                     add(
                         t.redeem_deadline(),
                         "activate_by",
-                        format!("{b} of the {term}, unredeemed"),
+                        &|| format!("{b} of the {}, unredeemed", term()),
                         &t.source,
                     );
                 }
@@ -877,7 +868,7 @@ fn term_deadlines(state: &State, as_of: Date, add: &mut Add<'_>) {
                         add(
                             expires,
                             "benefit_expires",
-                            format!("{b} of the {term}"),
+                            &|| format!("{b} of the {}", term()),
                             &t.source,
                         );
                     }
@@ -899,7 +890,7 @@ fn token_deadlines(state: &State, add: &mut Add<'_>) {
             None => add(
                 term.redeem_deadline(),
                 "token_activate_by",
-                format!("token {} ({} seats)", token.token, token.seats),
+                &|| format!("token {} ({} seats)", token.token, token.seats),
                 &token.source,
             ),
             Some(activated) => {
@@ -907,11 +898,10 @@ fn token_deadlines(state: &State, add: &mut Add<'_>) {
                 add(
                     expires,
                     "token_expires",
-                    format!(
-                        "token {} on {}",
-                        token.token,
-                        token.tenant.as_deref().unwrap_or("?")
-                    ),
+                    &|| {
+                        let tenant = token.tenant.as_deref().unwrap_or("?");
+                        format!("token {} on {tenant}", token.token)
+                    },
                     &token.source,
                 );
                 if token.replaces.is_none() {
@@ -919,7 +909,7 @@ fn token_deadlines(state: &State, add: &mut Add<'_>) {
                     add(
                         deadline,
                         "token_replacement_deadline",
-                        format!("token {}", token.token),
+                        &|| format!("token {}", token.token),
                         &token.source,
                     );
                 }
@@ -945,7 +935,7 @@ fn subscription_deadlines(state: &State, as_of: Date, add: &mut Add<'_>) {
         add(
             expires,
             "subscription_expires",
-            format!("{} ({}, {})", s.subscription, s.level, s.user),
+            &|| format!("{} ({}, {})", s.subscription, s.level, s.user),
             &s.source,
         );
     }
