@@ -702,6 +702,17 @@ fn locate(blocks: &[(u64, Vec<Vec<u8>>)], seq: u64) -> (usize, usize) {
     (b, (seq - blocks[b].0) as usize)
 }
 
+/// Swaps the stored lines of seqs `x` and `y` (in `all`, the store's blocks, and in the store).
+fn swap_lines(store: &SledStore, all: &mut [(u64, Vec<Vec<u8>>)], x: u64, y: u64) {
+    let (bx, ix) = locate(all, x);
+    let (by, iy) = locate(all, y);
+    let line_x = all[bx].1[ix].clone();
+    let line_y = std::mem::replace(&mut all[by].1[iy], line_x);
+    all[bx].1[ix] = line_y;
+    put_block(store, all[bx].0, &all[bx].1);
+    put_block(store, all[by].0, &all[by].1);
+}
+
 fn first_bad(store: &SledStore) -> u64 {
     let report = store.verify(&mut |_, _| {}).unwrap();
     report.first_bad.expect("verify must find the damage").0
@@ -771,13 +782,7 @@ fn verify_names_two_swapped_events() {
             }
         };
         let mut all = blocks(&store);
-        let (bx, ix) = locate(&all, x);
-        let (by, iy) = locate(&all, y);
-        let line_x = all[bx].1[ix].clone();
-        let line_y = std::mem::replace(&mut all[by].1[iy], line_x);
-        all[bx].1[ix] = line_y;
-        put_block(&store, all[bx].0, &all[bx].1);
-        put_block(&store, all[by].0, &all[by].1);
+        swap_lines(&store, &mut all, x, y);
         assert_eq!(first_bad(&store), x.min(y), "swapped {x} and {y}");
     }
 }
@@ -825,13 +830,7 @@ fn sealed_lines_are_the_stored_bytes_and_a_damaged_line_stops_them_at_its_seq() 
             if x == y {
                 continue;
             }
-            let (bx, ix) = locate(&all, x);
-            let (by, iy) = locate(&all, y);
-            let line_x = all[bx].1[ix].clone();
-            let line_y = std::mem::replace(&mut all[by].1[iy], line_x);
-            all[bx].1[ix] = line_y;
-            put_block(&store, all[bx].0, &all[bx].1);
-            put_block(&store, all[by].0, &all[by].1);
+            swap_lines(&store, &mut all, x, y);
             x.min(y)
         } else {
             let seq = 1 + rng.below(head);
