@@ -12,41 +12,77 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
     String::from_utf8(out).unwrap_or_default()
 }
 
-/// Writes an aligned table to `out` as it goes, from borrowed cells: two spaces before the
-/// first column and between columns, each cell padded to its column's width in characters,
-/// no spaces at a line's end. Only one line is held at a time.
+/// Writes an aligned table to `out` as it goes, from borrowed cells.
 pub fn write_table<R, C>(header: &[&str], rows: &[R], out: &mut dyn Write) -> io::Result<()>
 where
     R: AsRef<[C]>,
     C: AsRef<str>,
 {
+    write_table_with(header, rows, |r| r.as_ref().iter().map(AsRef::as_ref), out)
+}
+
+/// A cell of a table: measured in characters, written into the line being laid out.
+pub trait TableCell {
+    fn width(&self) -> usize;
+    fn write_to(&self, line: &mut String);
+}
+
+impl TableCell for &str {
+    fn width(&self) -> usize {
+        self.chars().count()
+    }
+
+    fn write_to(&self, line: &mut String) {
+        line.push_str(self);
+    }
+}
+
+/// The one table layout: two spaces before the first column and between columns, each cell
+/// padded to its column's width in characters, no spaces at a line's end. `cells` gives a
+/// row's cells (it is asked twice per row: to measure, then to write), so no text is built for
+/// a cell and only one line is held at a time.
+pub fn write_table_with<'a, T, I>(
+    header: &[&str],
+    rows: &'a [T],
+    cells: impl Fn(&'a T) -> I,
+    out: &mut dyn Write,
+) -> io::Result<()>
+where
+    I: IntoIterator,
+    I::Item: TableCell,
+{
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
     for row in rows {
-        for (w, cell) in widths.iter_mut().zip(row.as_ref()) {
-            *w = (*w).max(cell.as_ref().chars().count());
+        for (w, cell) in widths.iter_mut().zip(cells(row)) {
+            *w = (*w).max(cell.width());
         }
     }
     let mut line = String::new();
-    let mut write_line = |cells: &mut dyn Iterator<Item = &str>| {
-        line.clear();
-        for (i, cell) in cells.enumerate() {
-            if i > 0 {
-                line.push_str("  ");
-            }
-            line.push_str(cell);
-            let width = widths.get(i).copied().unwrap_or(0);
-            let pad = width.saturating_sub(cell.chars().count());
-            line.extend(std::iter::repeat_n(' ', pad));
-        }
-        out.write_all(b"  ")?;
-        out.write_all(line.trim_end().as_bytes())?;
-        out.write_all(b"\n")
-    };
-    write_line(&mut header.iter().copied())?;
+    write_line(header.iter().copied(), &widths, &mut line, out)?;
     for row in rows {
-        write_line(&mut row.as_ref().iter().map(AsRef::as_ref))?;
+        write_line(cells(row), &widths, &mut line, out)?;
     }
     Ok(())
+}
+
+fn write_line<C: TableCell>(
+    cells: impl IntoIterator<Item = C>,
+    widths: &[usize],
+    line: &mut String,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    line.clear();
+    for (i, cell) in cells.into_iter().enumerate() {
+        if i > 0 {
+            line.push_str("  ");
+        }
+        cell.write_to(line);
+        let width = widths.get(i).copied().unwrap_or(0);
+        line.extend(std::iter::repeat_n(' ', width.saturating_sub(cell.width())));
+    }
+    out.write_all(b"  ")?;
+    out.write_all(line.trim_end().as_bytes())?;
+    out.write_all(b"\n")
 }
 
 fn or_dash<T: std::fmt::Display>(v: &Option<T>) -> String {

@@ -16,6 +16,7 @@ use crate::domain::state::{ProductKey, State, Subscription, TermStatus, Token};
 use crate::domain::view;
 use crate::event::{format_date, Date, Line};
 use crate::ledger::{Ledger, LedgerError};
+use crate::render::TableCell;
 
 /// Folds every account with events of its own (sorted by name) from the events dated on or
 /// before `as_of`, maps each state with `map`, and hands the results to `visit` in name order;
@@ -343,10 +344,9 @@ const TABLE_HEADER: [&str; 9] = [
     "obligations",
 ];
 
-/// The table aligns columns, so it needs every row first (as rows, not as text: its cells are
-/// measured and then written in pieces, with no string built for a cell or a line). It lays
-/// text out as [`crate::render::table`] does: two spaces before the first column and between
-/// columns, each cell padded to its column's width in characters, no spaces at a line's end.
+/// The table aligns columns, so it needs every row first (as rows, not as text: each row's
+/// cells are measured and written in pieces by [`crate::render::write_table_with`], with no
+/// string built for a cell).
 fn write_table(ledger: &Ledger<'_>, as_of: Date, out: &mut dyn Write) -> Result<(), Exit> {
     let mut rows = Vec::new();
     for_each_state(ledger, as_of, &|state| row(state, as_of), &mut |r| {
@@ -359,43 +359,8 @@ fn write_table(ledger: &Ledger<'_>, as_of: Date, out: &mut dyn Write) -> Result<
         format_date(as_of),
         rows.len()
     )
-    .and_then(|()| write_table_rows(&rows, out));
+    .and_then(|()| crate::render::write_table_with(&TABLE_HEADER, &rows, table_cells, out));
     result.map_err(Exit::from_io)
-}
-
-fn write_table_rows(rows: &[ReportRow], out: &mut dyn Write) -> io::Result<()> {
-    let mut widths = TABLE_HEADER.map(|h| h.chars().count());
-    for r in rows {
-        for (w, cell) in widths.iter_mut().zip(table_cells(r)) {
-            *w = (*w).max(cell.width());
-        }
-    }
-    write_table_line(TABLE_HEADER.map(Cell::Text), &widths, out)?;
-    for r in rows {
-        write_table_line(table_cells(r), &widths, out)?;
-    }
-    Ok(())
-}
-
-fn write_table_line(
-    cells: [Cell<'_>; 9],
-    widths: &[usize; 9],
-    out: &mut dyn Write,
-) -> io::Result<()> {
-    out.write_all(b" ")?;
-    let last = cells.len() - 1;
-    for (i, (cell, &width)) in cells.iter().zip(widths).enumerate() {
-        out.write_all(b" ")?;
-        if i > 0 {
-            out.write_all(b" ")?;
-        }
-        cell.write(out)?;
-        // The last column is a count or its name: padding it would only be trimmed.
-        if i < last {
-            write!(out, "{:1$}", "", width.saturating_sub(cell.width()))?;
-        }
-    }
-    out.write_all(b"\n")
 }
 
 /// One cell of the table, kept as the pieces it is written from.
@@ -408,8 +373,7 @@ enum Cell<'a> {
     Count(u64),
 }
 
-impl Cell<'_> {
-    /// Its width in characters.
+impl TableCell for Cell<'_> {
     fn width(&self) -> usize {
         match self {
             Cell::Text(t) => t.chars().count(),
@@ -419,13 +383,15 @@ impl Cell<'_> {
         }
     }
 
-    fn write(&self, out: &mut dyn Write) -> io::Result<()> {
-        match self {
-            Cell::Text(t) => out.write_all(t.as_bytes()),
-            Cell::Line(o, s, a) => write!(out, "{o} {s} (AD {a})"),
-            Cell::Pair(a, b) => write!(out, "{a}/{b}"),
-            Cell::Count(n) => write!(out, "{n}"),
-        }
+    fn write_to(&self, line: &mut String) {
+        use std::fmt::Write as _;
+        // Writing into a String does not fail.
+        let _ = match self {
+            Cell::Text(t) => line.write_str(t),
+            Cell::Line(o, s, a) => write!(line, "{o} {s} (AD {a})"),
+            Cell::Pair(a, b) => write!(line, "{a}/{b}"),
+            Cell::Count(n) => write!(line, "{n}"),
+        };
     }
 }
 
@@ -582,7 +548,8 @@ mod tests {
         rows[2].benefits_redeemed = 1_000_000;
         for n in 0..=rows.len() {
             let mut out = Vec::new();
-            write_table_rows(&rows[..n], &mut out).unwrap();
+            crate::render::write_table_with(&TABLE_HEADER, &rows[..n], table_cells, &mut out)
+                .unwrap();
             assert_eq!(
                 String::from_utf8(out).unwrap(),
                 rendered(&rows[..n]),
