@@ -455,6 +455,30 @@ fn id_entry(id: &Uuid, seq: u64) -> [u8; ID_ENTRY] {
     e
 }
 
+/// What a stored line at `seq` must be, as `verify` and `log` check it: it reads as a stored
+/// line, carries its seq, links to `prev` (the hash of the line before, when known) and hashes
+/// to its stored hash. The hash covers the exact stored bytes (less the two hash members), so
+/// a line that passes is byte for byte the line that was sealed. Returns its envelope and hash,
+/// or what is wrong.
+fn sealed_line<'a>(
+    seq: u64,
+    line: &'a [u8],
+    prev: Option<&Hash>,
+) -> Result<(LineView<'a>, Hash), String> {
+    let view = LineView::parse(line).ok_or("stored line does not have the stored form")?;
+    if view.seq != seq {
+        return Err(format!("holds seq {} instead", view.seq));
+    }
+    if prev.is_some_and(|p| !hex_equals(p, view.prev_hash_hex)) {
+        return Err("prev_hash does not link to the previous event".into());
+    }
+    let hash = view.body_hash();
+    if !hex_equals(&hash, view.hash_hex) {
+        return Err("hash does not match the event's content".into());
+    }
+    Ok((view, hash))
+}
+
 /// Binary search of a sorted bucket for a uuid; the seq stored for it.
 fn bucket_lookup(bucket: &[u8], uuid: &[u8]) -> Option<u64> {
     let n = bucket.len() / ID_ENTRY;
@@ -882,19 +906,8 @@ impl SledStore {
         let from = from_seq.max(1);
         let mut prev = (from == 1).then_some(ZERO_HASH);
         self.scan_lines(from, self.visible_head().seq, &mut |seq, line| {
-            let view = LineView::parse(line)
-                .ok_or_else(|| self.corrupt(seq, "stored line does not have the stored form"))?;
-            if view.seq != seq {
-                return Err(self.corrupt(seq, format!("holds seq {} instead", view.seq)));
-            }
-            if prev.is_some_and(|p| !hex_equals(&p, view.prev_hash_hex)) {
-                let message = "prev_hash does not link to the previous event";
-                return Err(self.corrupt(seq, message));
-            }
-            let hash = view.body_hash();
-            if !hex_equals(&hash, view.hash_hex) {
-                return Err(self.corrupt(seq, "hash does not match the event's content"));
-            }
+            let (_, hash) =
+                sealed_line(seq, line, prev.as_ref()).map_err(|m| self.corrupt(seq, m))?;
             prev = Some(hash);
             Ok(visit(line))
         })
