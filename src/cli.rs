@@ -525,12 +525,7 @@ fn print_state(view: &StateView, json: bool) -> Result<(), Exit> {
 
 /// Writes to stdout; a closed pipe (`| head`) is a normal end.
 pub fn write_stdout(text: &str) -> Result<(), Exit> {
-    let mut out = io::stdout().lock();
-    match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
-        Err(e) => Err(Exit::rejected(format!("cannot write output: {e}"))),
-    }
+    write_stdout_with(|out| out.write_all(text.as_bytes()))
 }
 
 /// Runs `write` on buffered standard output and flushes it; a closed pipe (`| head`) ends the
@@ -546,25 +541,17 @@ pub fn write_stdout_with(write: impl FnOnce(&mut dyn Write) -> io::Result<()>) -
 }
 
 fn log(store: &SledStore, from_seq: u64) -> Result<(), Exit> {
-    let stdout = io::stdout();
-    let mut out = io::BufWriter::with_capacity(1 << 16, stdout.lock());
-    let mut write_error: Option<io::Error> = None;
-    store.scan_sealed_lines(from_seq, &mut |line| match out
-        .write_all(line)
-        .and_then(|()| out.write_all(b"\n"))
-    {
-        Ok(()) => true,
-        Err(err) => {
-            write_error = Some(err);
-            false
-        }
+    let mut scanned = Ok(());
+    write_stdout_with(|out| {
+        let mut write_error = None;
+        scanned = store.scan_sealed_lines(from_seq, &mut |line| {
+            let written = out.write_all(line).and_then(|()| out.write_all(b"\n"));
+            write_error = written.err();
+            write_error.is_none()
+        });
+        write_error.map_or(Ok(()), Err)
     })?;
-    let flushed = out.flush();
-    match write_error.or(flushed.err()) {
-        None => Ok(()),
-        Some(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
-        Some(e) => Err(Exit::rejected(format!("cannot write output: {e}"))),
-    }
+    Ok(scanned?)
 }
 
 fn verify(store: &SledStore, json: bool, deep: bool) -> Result<(), Exit> {
