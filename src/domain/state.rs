@@ -184,7 +184,7 @@ pub struct Term {
     /// Benefit types the offer provides, each with the day it was unlocked (R18).
     pub benefits: BenefitSlots,
     /// R13: solution areas enrolled (solutions_partner terms).
-    pub solution_areas: BTreeSet<SolutionArea>,
+    pub solution_areas: AreaSet,
     pub vs_levels: VsLevels,
     pub vs_count: Option<u32>,
     /// The catalog constants in force at the term's start (shared, not copied per term).
@@ -212,7 +212,7 @@ impl Term {
             benefits: spec
                 .map(|s| BenefitSlots::providing(s.benefits.keys().copied()))
                 .unwrap_or_default(),
-            solution_areas: BTreeSet::new(),
+            solution_areas: AreaSet::default(),
             vs_levels: spec.map(|s| VsLevels::of(&s.vs_levels)).unwrap_or_default(),
             vs_count: spec.and_then(|s| s.vs_count),
             constants: c,
@@ -357,6 +357,123 @@ pub struct Designation {
     pub source: Account,
 }
 
+/// R13: a set of solution areas, one bit per area, listed in the order of
+/// [`SolutionArea::ALL`] (the order a `BTreeSet` gave). An import holds every account's terms
+/// at once: a B-tree per term took 24 bytes in the term and a node beside it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AreaSet(u8);
+
+impl AreaSet {
+    pub fn insert(&mut self, area: SolutionArea) {
+        self.0 |= 1 << area as u8;
+    }
+
+    pub fn contains(self, area: SolutionArea) -> bool {
+        self.0 & (1 << area as u8) != 0
+    }
+
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    pub fn iter(self) -> impl Iterator<Item = SolutionArea> {
+        SolutionArea::ALL
+            .iter()
+            .copied()
+            .filter(move |&a| self.contains(a))
+    }
+}
+
+impl FromIterator<SolutionArea> for AreaSet {
+    fn from_iter<I: IntoIterator<Item = SolutionArea>>(areas: I) -> AreaSet {
+        let mut set = AreaSet::default();
+        set.extend(areas);
+        set
+    }
+}
+
+impl Extend<SolutionArea> for AreaSet {
+    fn extend<I: IntoIterator<Item = SolutionArea>>(&mut self, areas: I) {
+        for a in areas {
+            self.insert(a);
+        }
+    }
+}
+
+/// R21: the machines a product key was activated on. Most keys see a few: up to
+/// `FEW_MACHINES` are listed (a B-tree node takes ~280 bytes even for one name, a tenth of a
+/// 1 M-event import's folded states), more go to a B-tree, so that a key activated on a
+/// million machines still costs O(log n) an activation.
+#[derive(Debug, Clone, Default)]
+pub struct Machines(MachineSet);
+
+#[derive(Debug, Clone)]
+enum MachineSet {
+    Few(Vec<Box<str>>),
+    Many(BTreeSet<Box<str>>),
+}
+
+impl Default for MachineSet {
+    fn default() -> MachineSet {
+        MachineSet::Few(Vec::new())
+    }
+}
+
+const FEW_MACHINES: usize = 8;
+
+impl Machines {
+    pub fn contains(&self, machine: &str) -> bool {
+        match &self.0 {
+            MachineSet::Few(list) => list.iter().any(|m| **m == *machine),
+            MachineSet::Many(set) => set.contains(machine),
+        }
+    }
+
+    pub fn insert(&mut self, machine: &str) {
+        if self.contains(machine) {
+            return;
+        }
+        match &mut self.0 {
+            MachineSet::Few(list) if list.len() < FEW_MACHINES => push_lean(list, machine.into()),
+            MachineSet::Few(list) => {
+                let mut set: BTreeSet<Box<str>> = std::mem::take(list).into_iter().collect();
+                set.insert(machine.into());
+                self.0 = MachineSet::Many(set);
+            }
+            MachineSet::Many(set) => {
+                set.insert(machine.into());
+            }
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        match &self.0 {
+            MachineSet::Few(list) => list.len(),
+            MachineSet::Many(set) => set.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn iter(&self) -> Box<dyn Iterator<Item = &str> + '_> {
+        match &self.0 {
+            MachineSet::Few(list) => Box::new(list.iter().map(|m| &**m)),
+            MachineSet::Many(set) => Box::new(set.iter().map(|m| &**m)),
+        }
+    }
+}
+
+/// Equal as sets: the same machines, listed or not, in any order.
+impl PartialEq for Machines {
+    fn eq(&self, other: &Machines) -> bool {
+        self.len() == other.len() && self.iter().all(|m| other.contains(m))
+    }
+}
+
+impl Eq for Machines {}
+
 /// Pushes with capacity growing 1, 2, 4, … instead of starting at 4: an import holds the
 /// folded state of every account at once, and most accounts have one or two terms, tokens
 /// and keys (the default first allocation of 4 was a fifth of a 1 M-event import's memory).
@@ -367,29 +484,31 @@ fn push_lean<T>(v: &mut Vec<T>, item: T) {
     v.push(item);
 }
 
+/// Texts are boxed (`Box<str>`, 16 bytes, not a `String`'s 24): an import holds every
+/// account's tokens, keys and subscriptions at once.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Token {
-    pub token: String,
-    pub product: String,
+    pub token: Box<str>,
+    pub product: Box<str>,
     pub seats: u64,
     pub term: usize,
     pub issued: Date,
-    pub tenant: Option<String>,
+    pub tenant: Option<Box<str>>,
     pub activated: Option<Date>,
-    pub replaced_by: Option<String>,
+    pub replaced_by: Option<Box<str>>,
     pub replaced_on: Option<Date>,
-    pub replaces: Option<String>,
+    pub replaces: Option<Box<str>>,
     pub source: Account,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProductKey {
-    pub key: String,
-    pub product: String,
+    pub key: Box<str>,
+    pub product: Box<str>,
     pub kind: KeyKind,
     pub activations_total: u64,
     pub activations_used: u64,
-    pub machines: BTreeSet<String>,
+    pub machines: Machines,
     pub term: usize,
     pub issued: Date,
     pub source: Account,
@@ -397,9 +516,9 @@ pub struct ProductKey {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Subscription {
-    pub subscription: String,
+    pub subscription: Box<str>,
     pub level: VsLevel,
-    pub user: String,
+    pub user: Box<str>,
     pub term: usize,
     pub assigned: Date,
     pub activated: Option<Date>,
@@ -661,7 +780,7 @@ impl State {
                 )
             })?
         } else {
-            BTreeSet::new()
+            AreaSet::default()
         };
         let mut term = Term::new(offer, d, &self.account, catalog);
         term.solution_areas = areas;
@@ -692,13 +811,8 @@ impl State {
 
     /// R13: the solution areas qualified (score ≥ minimum) between `from` and `to`, inclusive;
     /// None when there is none.
-    fn qualified_areas(
-        &self,
-        from: Date,
-        to: Date,
-        minimum: u64,
-    ) -> Option<BTreeSet<SolutionArea>> {
-        let areas: BTreeSet<SolutionArea> = self
+    fn qualified_areas(&self, from: Date, to: Date, minimum: u64) -> Option<AreaSet> {
+        let areas: AreaSet = self
             .designations
             .iter()
             .filter(|q| q.score >= minimum && from <= q.qualified && q.qualified <= to)
@@ -965,7 +1079,7 @@ impl State {
     }
 
     fn token_index(&self, id: &str) -> Option<usize> {
-        self.tokens.iter().position(|t| t.token == id)
+        self.tokens.iter().position(|t| *t.token == *id)
     }
 
     /// R19: a token is issued under a term that provides cloud services, while it has access
@@ -995,8 +1109,8 @@ impl State {
         push_lean(
             &mut self.tokens,
             Token {
-                token: t.token.clone(),
-                product: t.product.clone(),
+                token: t.token.as_str().into(),
+                product: t.product.as_str().into(),
                 seats: t.seats,
                 term,
                 issued: d,
@@ -1086,7 +1200,7 @@ impl State {
         let term_index = token.term;
         let token = &mut self.tokens[i];
         token.activated = Some(d);
-        token.tenant = Some(a.tenant.clone());
+        token.tenant = Some(a.tenant.as_str().into());
         if let Some(t) = self.terms.get_mut(term_index) {
             t.unlock(BenefitType::CloudServices, d);
         }
@@ -1157,7 +1271,7 @@ impl State {
             ));
         }
         let replacement = Token {
-            token: r.replacement.clone(),
+            token: r.replacement.as_str().into(),
             product: original.product.clone(),
             seats: original.seats,
             term: original.term,
@@ -1166,11 +1280,11 @@ impl State {
             activated: None,
             replaced_by: None,
             replaced_on: None,
-            replaces: Some(r.token.clone()),
+            replaces: Some(r.token.as_str().into()),
             source: self.account.clone(),
         };
         let original = &mut self.tokens[i];
-        original.replaced_by = Some(r.replacement.clone());
+        original.replaced_by = Some(r.replacement.as_str().into());
         original.replaced_on = Some(d);
         push_lean(&mut self.tokens, replacement);
         Ok(())
@@ -1217,7 +1331,7 @@ impl State {
     }
 
     fn key_index(&self, id: &str) -> Option<usize> {
-        self.keys.iter().position(|k| k.key == id)
+        self.keys.iter().position(|k| *k.key == *id)
     }
 
     /// R21: keys are issued only while the term has on-premises access; a single key has one
@@ -1250,12 +1364,12 @@ impl State {
         push_lean(
             &mut self.keys,
             ProductKey {
-                key: k.key.clone(),
-                product: k.product.clone(),
+                key: k.key.as_str().into(),
+                product: k.product.as_str().into(),
                 kind: k.kind,
                 activations_total: k.activations,
                 activations_used: 0,
-                machines: BTreeSet::new(),
+                machines: Machines::default(),
                 term,
                 issued: d,
                 source: self.account.clone(),
@@ -1343,12 +1457,14 @@ impl State {
         }
         let key = &mut self.keys[i];
         key.activations_used += uses;
-        key.machines.insert(a.machine.clone());
+        key.machines.insert(&a.machine);
         Ok(())
     }
 
     fn subscription_index(&self, id: &str) -> Option<usize> {
-        self.subscriptions.iter().position(|s| s.subscription == id)
+        self.subscriptions
+            .iter()
+            .position(|s| *s.subscription == *id)
     }
 
     /// R22: the day a subscription of term `i` stops being valid: its developer_tools
@@ -1389,9 +1505,9 @@ impl State {
         push_lean(
             &mut self.subscriptions,
             Subscription {
-                subscription: v.subscription.clone(),
+                subscription: v.subscription.as_str().into(),
                 level: v.level,
-                user: v.user.clone(),
+                user: v.user.as_str().into(),
                 term,
                 assigned: d,
                 activated: None,
@@ -1484,7 +1600,7 @@ impl State {
             ));
         }
         let s = &mut self.subscriptions[i];
-        s.user = v.user.clone();
+        s.user = v.user.as_str().into();
         s.assigned = d;
         s.activated = None;
         s.unassigned = None;
@@ -1695,7 +1811,7 @@ impl State {
         }
         // R13, R27: solution areas of both running solutions_partner terms are combined onto
         // the governing one (collected before the other is marked merged).
-        let areas: BTreeSet<SolutionArea> = self.designations_running_areas(m);
+        let areas = self.designations_running_areas(m);
         for line in [Line::Package, Line::ActionPack] {
             let li = line_index(line);
             if let Some(bi) = b_current[li] {
@@ -1706,18 +1822,18 @@ impl State {
         if let Some(i) = self.current[0] {
             if let Some(t) = self.terms.get_mut(i) {
                 if t.offer == Offer::SolutionsPartner && t.is_running_on(m) {
-                    t.solution_areas.extend(areas);
+                    t.solution_areas.extend(areas.iter());
                 }
             }
         }
         self.absorbed.push((b.clone(), m));
     }
 
-    fn designations_running_areas(&self, m: Date) -> BTreeSet<SolutionArea> {
+    fn designations_running_areas(&self, m: Date) -> AreaSet {
         self.terms
             .iter()
             .filter(|t| t.offer == Offer::SolutionsPartner && t.is_running_on(m))
-            .flat_map(|t| t.solution_areas.iter().copied())
+            .flat_map(|t| t.solution_areas.iter())
             .collect()
     }
 
@@ -1762,7 +1878,7 @@ impl State {
 
 #[cfg(test)]
 mod tests {
-    use super::push_lean;
+    use super::{push_lean, AreaSet, MachineSet, Machines, SolutionArea, FEW_MACHINES};
 
     #[test]
     fn lean_push_grows_from_one_and_keeps_doubling() {
@@ -1773,5 +1889,58 @@ mod tests {
             capacities.push(v.capacity());
         }
         assert_eq!(capacities, [1, 2, 4, 4, 8, 8, 8, 8, 16]);
+    }
+
+    #[test]
+    fn area_set_lists_its_areas_once_in_the_order_of_all() {
+        let mut set = AreaSet::default();
+        assert!(set.is_empty());
+        for &a in SolutionArea::ALL.iter().rev() {
+            set.insert(a);
+            set.insert(a);
+        }
+        assert_eq!(set.iter().collect::<Vec<_>>(), SolutionArea::ALL);
+        let two: AreaSet = [SolutionArea::Security, SolutionArea::DataAndAi]
+            .into_iter()
+            .collect();
+        assert_eq!(
+            two.iter().collect::<Vec<_>>(),
+            [SolutionArea::DataAndAi, SolutionArea::Security]
+        );
+        assert!(!two.contains(SolutionArea::ModernWork));
+    }
+
+    #[test]
+    fn machines_are_a_set_listed_or_in_a_tree() {
+        let mut few = Machines::default();
+        let mut many = Machines::default();
+        assert!(few.is_empty() && !few.contains("m0"));
+        for i in 0..100 {
+            many.insert(&format!("m{i}"));
+            many.insert(&format!("m{i}"));
+        }
+        assert_eq!(many.len(), 100);
+        assert!(matches!(many.0, MachineSet::Many(_)));
+        assert!((0..100).all(|i| many.contains(&format!("m{i}"))));
+        assert!(!many.contains("m100"));
+        for i in (0..FEW_MACHINES).rev() {
+            few.insert(&format!("m{i}"));
+        }
+        assert!(matches!(few.0, MachineSet::Few(_)));
+        assert_eq!(few.len(), FEW_MACHINES);
+        // Equal as sets, whatever the order or the form.
+        let mut listed = Machines::default();
+        let mut tree = Machines::default();
+        for i in 0..FEW_MACHINES {
+            listed.insert(&format!("m{i}"));
+        }
+        assert_eq!(few, listed);
+        for i in 0..=FEW_MACHINES {
+            tree.insert(&format!("m{i}"));
+        }
+        assert!(matches!(tree.0, MachineSet::Many(_)));
+        assert_ne!(tree, listed);
+        listed.insert(&format!("m{FEW_MACHINES}"));
+        assert_eq!(tree, listed);
     }
 }

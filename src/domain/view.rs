@@ -433,17 +433,17 @@ fn tokens(state: &State, as_of: Date) -> Vec<TokenView> {
                 .map(|a| add_days(a, i64::from(replacement_days)))
                 .filter(|&dl| tok.replaced_by.is_none() && tok.replaces.is_none() && as_of <= dl);
             TokenView {
-                token: tok.token.clone(),
-                product: tok.product.clone(),
+                token: tok.token.to_string(),
+                product: tok.product.to_string(),
                 seats: tok.seats,
                 status,
-                tenant: tok.tenant.clone(),
+                tenant: tok.tenant.as_deref().map(str::to_string),
                 issued: s(tok.issued),
                 activated: tok.activated.map(s),
                 expires: expires.map(s),
                 replacement_deadline: replacement_deadline.map(s),
-                replaces: tok.replaces.clone(),
-                replaced_by: tok.replaced_by.clone(),
+                replaces: tok.replaces.as_deref().map(str::to_string),
+                replaced_by: tok.replaced_by.as_deref().map(str::to_string),
                 offer: term.map(|t| t.offer.as_str()).unwrap_or_default(),
                 source: tok.source.to_string(),
             }
@@ -461,8 +461,8 @@ fn keys(state: &State, as_of: Date) -> Vec<KeyView> {
         .map(|k| {
             let status = key_status(state, k, as_of);
             KeyView {
-                key: k.key.clone(),
-                product: k.product.clone(),
+                key: k.key.to_string(),
+                product: k.product.to_string(),
                 kind: k.kind.as_str(),
                 activations_total: k.activations_total,
                 activations_used: k.activations_used,
@@ -493,9 +493,9 @@ fn subscriptions(state: &State, as_of: Date) -> Vec<SubscriptionView> {
             let expires = term.and_then(|t| t.benefit_expires(BenefitType::DeveloperTools));
             let status = subscription_status(state, sub, as_of);
             SubscriptionView {
-                subscription: sub.subscription.clone(),
+                subscription: sub.subscription.to_string(),
                 level: sub.level.as_str(),
-                user: sub.user.clone(),
+                user: sub.user.to_string(),
                 status,
                 assigned: s(sub.assigned),
                 activated: sub.activated.map(s),
