@@ -354,8 +354,10 @@ struct Touched {
     version: u64,
     /// The fold of the account's whole history so far, for an account without merges
     /// (incremental validation): kept after an event in business-date order, and after the
-    /// refold of a back-dated event or a void; cleared by a merge or a rejected fold.
-    folded: Option<State>,
+    /// refold of a back-dated event or a void; cleared by a merge or a rejected fold. Boxed,
+    /// so that the table's entries are 32 bytes: with the ~330-byte state inline, 50,000
+    /// accounts took a 25 MB table (65,536 slots), and its last growth held two at once.
+    folded: Option<Box<State>>,
 }
 
 /// A batch that is never committed: replays stage here, in memory.
@@ -704,7 +706,7 @@ impl<'a> Session<'a> {
         let touched = self.touch(&account)?;
         match folded {
             Ok(state) => {
-                touched.folded = Some(state).filter(|_| cacheable);
+                touched.folded = cacheable.then(|| Box::new(state));
                 Ok(Ok(()))
             }
             Err(rejection) => {
