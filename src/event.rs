@@ -311,6 +311,14 @@ fn check_text(field: &str, s: &str) -> Result<(), ParseError> {
 // ------------------------------------------------------------------------------------------------
 // Enumerations of the domain
 
+/// What sets of a name enum's values (`domain::state::EnumSet`) need of it.
+pub trait NameEnum: Copy + 'static {
+    /// Every value, in declaration order (which is also their order as values).
+    const VALUES: &'static [Self];
+    /// The value's place in `VALUES`.
+    fn index(self) -> usize;
+}
+
 macro_rules! name_enum {
     ($(#[$m:meta])* $name:ident { $($variant:ident = $text:literal),+ $(,)? }) => {
         $(#[$m])*
@@ -327,6 +335,10 @@ macro_rules! name_enum {
         }
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result { f.write_str(self.as_str()) }
+        }
+        impl NameEnum for $name {
+            const VALUES: &'static [$name] = $name::ALL;
+            fn index(self) -> usize { self as usize }
         }
     };
 }

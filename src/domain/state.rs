@@ -11,8 +11,8 @@ use uuid::Uuid;
 use super::calendar::{add_days, add_months, first_of_month, sub_months};
 use super::catalog::{Catalog, Constants};
 use crate::event::{
-    format_date, Account, BenefitType, Body, Date, EventType, Instant, KeyKind, Line, Offer,
-    SolutionArea, StoredEvent, VsLevel,
+    format_date, Account, BenefitType, Body, Date, EventType, Instant, KeyKind, Line, NameEnum,
+    Offer, SolutionArea, StoredEvent, VsLevel,
 };
 
 /// Deepest chain of merges (A absorbed B, which had absorbed C, …) a fold follows.
@@ -213,7 +213,9 @@ impl Term {
                 .map(|s| BenefitSlots::providing(s.benefits.keys().copied()))
                 .unwrap_or_default(),
             solution_areas: AreaSet::default(),
-            vs_levels: spec.map(|s| VsLevels::of(&s.vs_levels)).unwrap_or_default(),
+            vs_levels: spec
+                .map(|s| s.vs_levels.iter().copied().collect())
+                .unwrap_or_default(),
             vs_count: spec.and_then(|s| s.vs_count),
             constants: c,
         }
@@ -292,21 +294,20 @@ impl Term {
 /// size, no allocation: a large import keeps one folded state per account.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct BenefitSlots {
-    provided: u8,
+    provided: EnumSet<BenefitType>,
     unlocked: [Option<Date>; 6],
 }
 
 impl BenefitSlots {
     fn providing(types: impl Iterator<Item = BenefitType>) -> BenefitSlots {
-        let mut slots = BenefitSlots::default();
-        for b in types {
-            slots.provided |= 1 << (b as u8);
+        BenefitSlots {
+            provided: types.collect(),
+            unlocked: [None; 6],
         }
-        slots
     }
 
     pub fn provides(&self, b: BenefitType) -> bool {
-        self.provided & (1 << (b as u8)) != 0
+        self.provided.contains(b)
     }
 
     pub fn unlocked(&self, b: BenefitType) -> Option<Date> {
@@ -327,25 +328,60 @@ impl BenefitSlots {
 
     /// The provided types in the order of R16, each with its unlock day.
     pub fn iter(&self) -> impl Iterator<Item = (BenefitType, Option<Date>)> + '_ {
-        BenefitType::ALL
-            .iter()
-            .copied()
-            .filter(|&b| self.provides(b))
-            .map(|b| (b, self.unlocked(b)))
+        self.provided.iter().map(|b| (b, self.unlocked(b)))
     }
 }
 
 /// The Visual Studio levels a term provides (R22).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct VsLevels(u8);
+pub type VsLevels = EnumSet<VsLevel>;
 
-impl VsLevels {
-    fn of(levels: &[VsLevel]) -> VsLevels {
-        VsLevels(levels.iter().fold(0, |m, &l| m | 1 << (l as u8)))
+/// R13: the solution areas of a term.
+pub type AreaSet = EnumSet<SolutionArea>;
+
+/// A set of a name enum's values, one bit each, listed in their order (the order a
+/// `BTreeSet` gives). Fixed size, no allocation: an import holds every account's terms at
+/// once, and a B-tree per term took 24 bytes in the term and a node beside it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EnumSet<E>(u8, std::marker::PhantomData<E>);
+
+impl<E: NameEnum> Default for EnumSet<E> {
+    fn default() -> EnumSet<E> {
+        const { assert!(E::VALUES.len() <= 8, "an EnumSet holds at most 8 values") };
+        EnumSet(0, std::marker::PhantomData)
+    }
+}
+
+impl<E: NameEnum> EnumSet<E> {
+    pub fn insert(&mut self, value: E) {
+        self.0 |= 1 << value.index();
     }
 
-    pub fn contains(&self, level: &VsLevel) -> bool {
-        self.0 & (1 << (*level as u8)) != 0
+    pub fn contains(self, value: E) -> bool {
+        self.0 & (1 << value.index()) != 0
+    }
+
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    pub fn iter(self) -> impl Iterator<Item = E> {
+        E::VALUES.iter().copied().filter(move |&v| self.contains(v))
+    }
+}
+
+impl<E: NameEnum> FromIterator<E> for EnumSet<E> {
+    fn from_iter<I: IntoIterator<Item = E>>(values: I) -> EnumSet<E> {
+        let mut set = EnumSet::default();
+        set.extend(values);
+        set
+    }
+}
+
+impl<E: NameEnum> Extend<E> for EnumSet<E> {
+    fn extend<I: IntoIterator<Item = E>>(&mut self, values: I) {
+        for v in values {
+            self.insert(v);
+        }
     }
 }
 
@@ -355,49 +391,6 @@ pub struct Designation {
     pub qualified: Date,
     pub score: u64,
     pub source: Account,
-}
-
-/// R13: a set of solution areas, one bit per area, listed in the order of
-/// [`SolutionArea::ALL`] (the order a `BTreeSet` gave). An import holds every account's terms
-/// at once: a B-tree per term took 24 bytes in the term and a node beside it.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct AreaSet(u8);
-
-impl AreaSet {
-    pub fn insert(&mut self, area: SolutionArea) {
-        self.0 |= 1 << area as u8;
-    }
-
-    pub fn contains(self, area: SolutionArea) -> bool {
-        self.0 & (1 << area as u8) != 0
-    }
-
-    pub fn is_empty(self) -> bool {
-        self.0 == 0
-    }
-
-    pub fn iter(self) -> impl Iterator<Item = SolutionArea> {
-        SolutionArea::ALL
-            .iter()
-            .copied()
-            .filter(move |&a| self.contains(a))
-    }
-}
-
-impl FromIterator<SolutionArea> for AreaSet {
-    fn from_iter<I: IntoIterator<Item = SolutionArea>>(areas: I) -> AreaSet {
-        let mut set = AreaSet::default();
-        set.extend(areas);
-        set
-    }
-}
-
-impl Extend<SolutionArea> for AreaSet {
-    fn extend<I: IntoIterator<Item = SolutionArea>>(&mut self, areas: I) {
-        for a in areas {
-            self.insert(a);
-        }
-    }
 }
 
 /// R21: the machines a product key was activated on. Most keys see a few: up to
@@ -446,21 +439,10 @@ impl Machines {
         }
     }
 
-    pub fn len(&self) -> usize {
+    fn len(&self) -> usize {
         match &self.0 {
             MachineSet::Few(list) => list.len(),
             MachineSet::Many(set) => set.len(),
-        }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    fn iter(&self) -> Box<dyn Iterator<Item = &str> + '_> {
-        match &self.0 {
-            MachineSet::Few(list) => Box::new(list.iter().map(|m| &**m)),
-            MachineSet::Many(set) => Box::new(set.iter().map(|m| &**m)),
         }
     }
 }
@@ -468,7 +450,11 @@ impl Machines {
 /// Equal as sets: the same machines, listed or not, in any order.
 impl PartialEq for Machines {
     fn eq(&self, other: &Machines) -> bool {
-        self.len() == other.len() && self.iter().all(|m| other.contains(m))
+        self.len() == other.len()
+            && match &self.0 {
+                MachineSet::Few(list) => list.iter().all(|m| other.contains(m)),
+                MachineSet::Many(set) => set.iter().all(|m| other.contains(m)),
+            }
     }
 }
 
@@ -1492,7 +1478,7 @@ impl State {
                 Some(_) => self.subscription_expiry(i).is_some_and(|e| d <= e),
             };
             t.provides(b)
-                && t.vs_levels.contains(&v.level)
+                && t.vs_levels.contains(v.level)
                 && t.has_access_on(d)
                 && open
                 && t.vs_count.is_none_or(|n| {
@@ -1539,7 +1525,7 @@ impl State {
         }
         if !with_access
             .iter()
-            .any(|(_, t)| t.vs_levels.contains(&v.level))
+            .any(|(_, t)| t.vs_levels.contains(v.level))
         {
             return format!(
                 "{} subscriptions need a solutions_partner, legacy_gold or legacy_silver term; action packs provide professional only",
@@ -1914,7 +1900,7 @@ mod tests {
     fn machines_are_a_set_listed_or_in_a_tree() {
         let mut few = Machines::default();
         let mut many = Machines::default();
-        assert!(few.is_empty() && !few.contains("m0"));
+        assert!(few.len() == 0 && !few.contains("m0"));
         for i in 0..100 {
             many.insert(&format!("m{i}"));
             many.insert(&format!("m{i}"));
