@@ -336,7 +336,7 @@ fn compare_indexes(stored: &Log, expected: &Log) -> Option<(u64, String)> {
     for account in accounts {
         let s = stored.by_account.get(account).unwrap_or(&empty);
         let x = expected.by_account.get(account).unwrap_or(&empty);
-        if let Some(seq) = first_difference(s, x) {
+        if let Some(seq) = first_difference(s.iter().copied(), x.iter().copied(), |e| e) {
             note(
                 seq,
                 format!("account index of {account} is wrong at seq {seq}"),
@@ -346,16 +346,28 @@ fn compare_indexes(stored: &Log, expected: &Log) -> Option<(u64, String)> {
     bad
 }
 
-/// The lowest seq present in one sorted list and not at the same place in the other.
-pub(super) fn first_difference(a: &[u64], b: &[u64]) -> Option<u64> {
-    let mut i = 0;
-    while i < a.len() && i < b.len() {
-        if a[i] != b[i] {
-            return Some(a[i].min(b[i]));
+/// Where two ascending lists of entries first differ: the lower of the two entries there, or
+/// the one left over, as the seq `seq_of` reads from it (entries compare whole: a store's
+/// entries may carry flags beside their seq).
+pub(super) fn first_difference(
+    a: impl IntoIterator<Item = u64>,
+    b: impl IntoIterator<Item = u64>,
+    seq_of: impl Fn(u64) -> u64,
+) -> Option<u64> {
+    let mut a = a.into_iter().peekable();
+    let mut b = b.into_iter().peekable();
+    loop {
+        match (a.peek(), b.peek()) {
+            (Some(x), Some(y)) if x == y => {
+                a.next();
+                b.next();
+            }
+            (Some(&x), Some(&y)) => return Some(seq_of(x).min(seq_of(y))),
+            (Some(&x), None) => return Some(seq_of(x)),
+            (None, Some(&y)) => return Some(seq_of(y)),
+            (None, None) => return None,
         }
-        i += 1;
     }
-    a.get(i).or(b.get(i)).copied()
 }
 
 struct MemoryBatch<'a> {

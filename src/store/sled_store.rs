@@ -19,7 +19,7 @@ use std::time::{Duration, Instant as Clock};
 use chrono::DateTime;
 use uuid::Uuid;
 
-use super::memory::{absorbed_other, check_continues, check_links};
+use super::memory::{absorbed_other, check_continues, check_links, first_difference};
 use super::{
     AccountVisitor, AppendBatch, Head, Progress, SendAccountVisitor, Store, StoreError,
     VerifyReport,

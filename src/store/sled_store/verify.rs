@@ -702,20 +702,7 @@ fn first_difference_iter(
     a: impl Iterator<Item = u64>,
     b: impl Iterator<Item = u64>,
 ) -> Option<u64> {
-    let mut a = a.peekable();
-    let mut b = b.peekable();
-    loop {
-        match (a.peek(), b.peek()) {
-            (Some(x), Some(y)) if x == y => {
-                a.next();
-                b.next();
-            }
-            (Some(&x), Some(&y)) => return Some((x & !MERGE_FLAG).min(y & !MERGE_FLAG)),
-            (Some(&x), None) => return Some(x & !MERGE_FLAG),
-            (None, Some(&y)) => return Some(y & !MERGE_FLAG),
-            (None, None) => return None,
-        }
-    }
+    first_difference(a, b, |e| e & !MERGE_FLAG)
 }
 
 /// An account list's entries up to `upto` (a break in the chain leaves the rest unchecked).
