@@ -13,6 +13,12 @@
 //! stored hash is byte for byte the line that was sealed. This is what makes `verify` fast: it
 //! checks the chain over the stored bytes instead of decoding and re-encoding every event
 //! (`verify --deep` still does that too).
+//!
+//! A stream copy keeps each line in its *copy form*: the stored line less its two hash
+//! members, i.e. exactly the body the chain covers (`{"account":…,"date":"D","id":"I",
+//! "recorded_at":…}`). The hashes are the one part of a line that does not compress (half of
+//! a packed copy); the chain lives in the log, and `verify` recomputes a copy line's hash from
+//! the log's hash of the line before ([`LineView::body_hash_after`]).
 
 use std::ops::Range;
 
@@ -27,7 +33,8 @@ pub struct LineView<'a> {
     pub account: &'a str,
     pub data: &'a [u8],
     pub date: &'a [u8],
-    /// The stored hashes as they are written: 64 hex digits (compared as text, never parsed).
+    /// The stored hashes as they are written: 64 hex digits (compared as text, never parsed);
+    /// empty in the copy form ([`LineView::parse_copy`]).
     pub hash_hex: &'a [u8],
     pub prev_hash_hex: &'a [u8],
     pub id: &'a [u8],
@@ -35,7 +42,8 @@ pub struct LineView<'a> {
     pub seq: u64,
     pub event_type: &'a [u8],
     pub version: u64,
-    /// `,"hash":"…"` and `,"prev_hash":"…"` within the line.
+    /// `,"hash":"…"` and `,"prev_hash":"…"` within the line (empty at its start in the copy
+    /// form).
     hash_member: Range<usize>,
     prev_member: Range<usize>,
 }
@@ -110,6 +118,21 @@ pub(crate) fn number(digits: &[u8]) -> Option<u64> {
 impl<'a> LineView<'a> {
     /// The envelope, or None when the line does not have the stored form.
     pub fn parse(line: &'a [u8]) -> Option<LineView<'a>> {
+        LineView::parse_form(line, false)
+    }
+
+    /// The envelope of a stream copy's line: the stored form, or the copy form (without the
+    /// two hash members, which [`LineView::is_sealed`] tells apart).
+    pub fn parse_copy(line: &'a [u8]) -> Option<LineView<'a>> {
+        LineView::parse_form(line, true)
+    }
+
+    /// Whether the line carries its hashes (the stored form, not the copy form).
+    pub fn is_sealed(&self) -> bool {
+        !self.hash_hex.is_empty()
+    }
+
+    fn parse_form(line: &'a [u8], copy_form: bool) -> Option<LineView<'a>> {
         let rest = line.strip_prefix(b"{\"account\":\"")?;
         let name_len = rest.iter().position(|&b| b == b'"')?;
         let account = std::str::from_utf8(&rest[..name_len]).ok()?;
@@ -134,12 +157,21 @@ impl<'a> LineView<'a> {
         let recorded_at = b.until_quote(STORED_INSTANT_WIDTH)?;
         b.expect(b",\"recorded_at\":\"")?;
         let prev_end = b.end;
-        let prev_hash = b.string(b",\"prev_hash\":\"", 64)?;
-        let prev_member = b.end..prev_end;
-        let id = b.string(b",\"id\":\"", 36)?;
-        let hash_end = b.end;
-        let hash = b.string(b",\"hash\":\"", 64)?;
-        let hash_member = b.end..hash_end;
+        let (prev_hash, prev_member, id, hash, hash_member);
+        if let Some(p) = b.string(b",\"prev_hash\":\"", 64) {
+            prev_hash = p;
+            prev_member = b.end..prev_end;
+            id = b.string(b",\"id\":\"", 36)?;
+            let hash_end = b.end;
+            hash = b.string(b",\"hash\":\"", 64)?;
+            hash_member = b.end..hash_end;
+        } else if copy_form {
+            b.end = prev_end;
+            (prev_hash, hash, prev_member, hash_member) = (&[][..], &[][..], 0..0, 0..0);
+            id = b.string(b",\"id\":\"", 36)?;
+        } else {
+            return None;
+        }
         let date = b.string(b",\"date\":\"", 10)?;
         let data = line.get(data_start..b.end)?;
         if data.first() != Some(&b'{') || data.last() != Some(&b'}') {
@@ -165,12 +197,28 @@ impl<'a> LineView<'a> {
     /// SHA-256(hex(prev_hash) ‖ the line without its two hash members): the hash the line
     /// must carry (`event::chain_hash` over the canonical body, computed on the stored bytes).
     pub fn body_hash(&self) -> Hash {
+        self.body_hash_after(self.prev_hash_hex)
+    }
+
+    /// SHA-256(`prev_hex` ‖ the line without its hash members): the hash of a line in the
+    /// copy form, given the hex of the hash of the line before it in the log.
+    pub fn body_hash_after(&self, prev_hex: &[u8]) -> Hash {
         let mut h = Sha256::new();
-        h.update(self.prev_hash_hex);
-        h.update(&self.line[..self.hash_member.start]);
-        h.update(&self.line[self.hash_member.end..self.prev_member.start]);
-        h.update(&self.line[self.prev_member.end..]);
+        h.update(prev_hex);
+        for part in self.body_parts() {
+            h.update(part);
+        }
         h.finalize().into()
+    }
+
+    /// The line without its two hash members, in three pieces: the copy form.
+    pub fn body_parts(&self) -> [&'a [u8]; 3] {
+        let line: &'a [u8] = self.line;
+        [
+            &line[..self.hash_member.start],
+            &line[self.hash_member.end..self.prev_member.start],
+            &line[self.prev_member.end..],
+        ]
     }
 
     /// Whether the stored hash is the hash of the stored bytes (see [`LineView::body_hash`]).
@@ -252,6 +300,31 @@ mod tests {
             };
             assert_eq!(view.absorbed(), absorbed);
             types.insert(view.event_type.to_vec());
+
+            // The copy form is the body the chain covers: the canonical line without hashes.
+            let copy = view.body_parts().concat();
+            let body =
+                crate::event::canonical_json(stored.seq, stored.version, &stored.event, None);
+            assert_eq!(copy, body.as_bytes());
+            assert!(
+                LineView::parse(&copy).is_none(),
+                "the stored form needs its hashes"
+            );
+            let copy_view = LineView::parse_copy(&copy).expect(&body);
+            assert!(!copy_view.is_sealed());
+            assert!(LineView::parse_copy(line.as_bytes()).is_some_and(|v| v.is_sealed()));
+            assert_eq!(copy_view.seq, view.seq);
+            assert_eq!(copy_view.account, view.account);
+            assert_eq!(copy_view.id, view.id);
+            assert_eq!(copy_view.recorded_at, view.recorded_at);
+            assert_eq!(copy_view.data, view.data);
+            assert_eq!(copy_view.body_parts().concat(), copy);
+            let prev_hex = crate::event::hex_digits(&stored.prev_hash);
+            assert_eq!(copy_view.body_hash_after(&prev_hex), stored.hash);
+            let read = StoredEvent::from_view(&copy_view, None).expect(&body);
+            assert_eq!(read.event, stored.event);
+            assert_eq!((read.seq, read.version), (stored.seq, stored.version));
+            assert_eq!((read.prev_hash, read.hash), (ZERO_HASH, ZERO_HASH));
         }
         assert_eq!(types.len(), 15, "every event type is covered: {types:?}");
     }
@@ -273,6 +346,33 @@ mod tests {
             if let Some(view) = LineView::parse(&bad) {
                 assert!(
                     !view.hash_holds() || !hex_equals(&stored.hash, view.hash_hex),
+                    "flipping byte {at} went unnoticed"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_changed_byte_of_a_copy_form_line_changes_its_hash_or_its_shape() {
+        let prev = [7u8; 32];
+        let stored = StoredEvent::seal(
+            8,
+            2,
+            event(
+                r#"{"id":"7f3c2a9e-5b1d-4c6e-9a8f-0b1c2d3e4f51","account":"contoso","type":"membership_purchased","date":"2021-09-01","recorded_at":"2021-09-01T10:00:00Z","data":{"offer":"action_pack","fee":{"amount":"515.00","currency":"USD"}}}"#,
+            ),
+            prev,
+        );
+        let line = stored.to_line().into_bytes();
+        let copy = LineView::parse(&line).unwrap().body_parts().concat();
+        let prev_hex = crate::event::hex_digits(&prev);
+        for at in 0..copy.len() {
+            let mut bad = copy.clone();
+            bad[at] ^= 0x01;
+            if let Some(view) = LineView::parse_copy(&bad) {
+                assert_ne!(
+                    view.body_hash_after(&prev_hex),
+                    stored.hash,
                     "flipping byte {at} went unnoticed"
                 );
             }
@@ -367,8 +467,12 @@ mod tests {
             b"{\"account\":\"",
             b"{\"account\":\"a\",\"data\":}",
             b"{\"account\":\"a\",\"data\":{},\"seq\":01,\"type\":\"x\",\"version\":1}",
+            // The copy form with the id cut short, and with a prev_hash but no hash member.
+            b"{\"account\":\"a\",\"data\":{},\"date\":\"2024-01-01\",\"id\":\"7f3c\",\"recorded_at\":\"2024-01-01T00:00:00.000000Z\",\"seq\":1,\"type\":\"x\",\"version\":1}",
+            b"{\"account\":\"a\",\"data\":{},\"date\":\"2024-01-01\",\"id\":\"7f3c2a9e-5b1d-4c6e-9a8f-0b1c2d3e4f50\",\"prev_hash\":\"0000000000000000000000000000000000000000000000000000000000000000\",\"recorded_at\":\"2024-01-01T00:00:00.000000Z\",\"seq\":1,\"type\":\"x\",\"version\":1}",
         ] {
             assert!(LineView::parse(bad).is_none());
+            assert!(LineView::parse_copy(bad).is_none());
         }
     }
 }

@@ -90,6 +90,9 @@ pub trait Store: Sync {
     /// Every committed event that concerns `account`, in seq order: the account's own events
     /// and, in addition, every `accounts_merged` event (recorded on another account) that
     /// absorbed it, so that a fold of the returned events knows the account was merged away.
+    /// Their `prev_hash` and `hash` are not part of the answer: a store may give them as zero
+    /// (the sled store's copies leave the hashes to the log); `scan` and `get_by_id` read the
+    /// chain.
     fn account_events(&self, account: &Account) -> Result<Vec<StoredEvent>, StoreError>;
 
     /// What a projection on `until`, counting events recorded at or before `known_at`, needs

@@ -82,8 +82,10 @@ const FLUSH_EVERY_MS: u64 = 500;
 const LOCK_RETRY: Duration = Duration::from_millis(50);
 
 /// Format 2 adds packed blocks (zstd) to format 1, which it still reads (and upgrades).
-const FORMAT: &[u8] = b"partner-ledger/2";
-const FORMAT_UNPACKED: &[u8] = b"partner-ledger/1";
+const FORMAT: &[u8] = b"partner-ledger/3";
+/// Earlier formats this program reads as they are: 1 held only unpacked blocks, 2 kept the
+/// copies' lines with their hashes (format 3 writes them in the copy form, `line.rs`).
+const FORMATS_READ: [&[u8]; 2] = [b"partner-ledger/1", b"partner-ledger/2"];
 const BLOCK_FORMAT: u8 = 1;
 const PACKED_FORMAT: u8 = 2;
 /// zstd level of packed blocks: level 1 packs these lines about as well as 3, faster.
@@ -337,6 +339,20 @@ impl BlockBuilder {
         self.data.extend_from_slice(line);
         // Lines are at most MAX_LINE_BYTES and blocks at most BLOCK_MAX_EVENTS lines: fits u32.
         self.ends.push(self.data.len() as u32);
+    }
+
+    /// Adds a stored line in the copy form (less its two hash members, `line.rs`); a line
+    /// that does not read as stored (never one the store staged) is kept as it is.
+    fn push_copy_form(&mut self, line: &[u8]) {
+        match LineView::parse(line) {
+            Some(view) => {
+                for part in view.body_parts() {
+                    self.data.extend_from_slice(part);
+                }
+                self.ends.push(self.data.len() as u32);
+            }
+            None => self.push(0, line),
+        }
     }
 
     /// The line of `seq` if it is in this open block.
@@ -734,9 +750,9 @@ impl SledStore {
     fn check_format(&self) -> Result<(), StoreError> {
         match self.meta.get(KEY_FORMAT).map_err(|e| self.engine(e))? {
             Some(f) if f.as_ref() == FORMAT => Ok(()),
-            Some(f) if f.as_ref() == FORMAT_UNPACKED => {
-                // Format 1 held only unpacked blocks, which format 2 reads as they are. Mark
-                // the store so that a program that cannot read packed blocks refuses it.
+            Some(f) if FORMATS_READ.contains(&f.as_ref()) => {
+                // Read as they are (unpacked blocks, copy lines with hashes). Mark the store so
+                // that a program that cannot read packed blocks or the copy form refuses it.
                 self.meta
                     .insert(KEY_FORMAT, FORMAT)
                     .map_err(|e| self.engine(e))?;
@@ -1119,7 +1135,7 @@ impl SledStore {
             })?;
             // The envelope is read once: to judge the line, then to decode it. A line that
             // does not read as stored goes to the full parser, which explains what is wrong.
-            let view = LineView::parse(line);
+            let view = LineView::parse_copy(line);
             if let Some(v) = view.as_ref().filter(|v| !needed.keeps(v)) {
                 *own |= v.seq <= head && v.account == account.as_str();
                 continue;
@@ -1222,7 +1238,7 @@ impl SledStore {
                     }
                     number += 1;
                 }
-                chunk.push(0, &line);
+                chunk.push_copy_form(&line);
                 last_seq = seq;
                 dirty = true;
             }

@@ -15,6 +15,7 @@
 //! and no per-account table is kept. The lowest bad seq found wins; past a break in the chain
 //! nothing is checked.
 
+use crate::event::hex_digits;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::*;
@@ -166,16 +167,15 @@ struct LogPart {
     /// checks with `first_prev`).
     prev: Option<Hash>,
     first_prev: Option<[u8; 64]>,
-    /// The first half of the hash of every line checked, from `start` (a copy line must hash
-    /// to its own stored hash in full and share this half with the log's line: forging one
-    /// takes a second preimage of 128 bits; half the table is fewer cache misses).
-    hashes: Vec<HalfHash>,
+    /// The hash of every line checked, from `start`: a copy line in the copy form must hash,
+    /// after the log's hash of the line before it, to the log's hash of its seq.
+    hashes: Vec<Hash>,
     /// Id entries of the lines checked, sorted once the scan ends.
     ids: Vec<[u8; ID_ENTRY]>,
     /// The second half's hashes and sorted ids once joined: kept as they are rather than
     /// copied onto this half's, which would hold both copies at once (at 5 M events ~200 MB
     /// more at verify's peak).
-    joined_hashes: Vec<HalfHash>,
+    joined_hashes: Vec<Hash>,
     joined_ids: Vec<[u8; ID_ENTRY]>,
     /// Seqs of merges that absorbed another account (their second copy).
     merges: Vec<u64>,
@@ -300,7 +300,7 @@ impl LogPart {
         if view.recorded_at > self.max_recorded_at.as_slice() {
             self.max_recorded_at = view.recorded_at.to_vec();
         }
-        self.hashes.push(half(&hash));
+        self.hashes.push(hash);
         self.prev = Some(hash);
     }
 
@@ -372,8 +372,12 @@ impl LogPart {
         }
     }
 
-    /// The first half of the hash the log has at `seq` (a checked seq).
-    fn hash(&self, seq: u64) -> Option<&HalfHash> {
+    /// The hash the log has at `seq` (a checked seq; seq 0 is the zero hash the first line
+    /// links to).
+    fn hash(&self, seq: u64) -> Option<&Hash> {
+        if seq == 0 {
+            return Some(&ZERO_HASH);
+        }
         let i = usize::try_from(seq.checked_sub(1)?).ok()?;
         match i.checked_sub(self.hashes.len()) {
             None => self.hashes.get(i),
@@ -404,14 +408,6 @@ impl LogPart {
         let (_, median, _) = names.select_nth_unstable(middle);
         Some(median.to_vec())
     }
-}
-
-type HalfHash = [u8; 16];
-
-fn half(hash: &Hash) -> HalfHash {
-    let mut h = [0; 16];
-    h.copy_from_slice(&hash[..16]);
-    h
 }
 
 /// An id entry (uuid, then seq, both big-endian) as integers that order as its bytes do.
@@ -540,24 +536,35 @@ impl CopyRange {
             copy.wrong = Some("does not decode");
             return;
         };
-        // The envelopes first (up to the first that does not read), then the log's hash at
-        // each of their seqs: reads at random places of a table larger than the caches
-        // (16 bytes a line), made together so that they overlap instead of each waiting after
+        // The envelopes first (up to the first that does not read), then the log's hashes at
+        // each of their seqs and the seq before: reads at random places of a table larger
+        // than the caches, made together so that they overlap instead of each waiting after
         // a line's hashing, which was most of this function's time. Then each line in order.
         let mut views = Vec::with_capacity(block.len());
-        views.extend((0..block.len()).map_while(|i| block.line(i).and_then(LineView::parse)));
+        views.extend((0..block.len()).map_while(|i| block.line(i).and_then(LineView::parse_copy)));
         copy.entries.reserve(views.len());
-        let logged: Vec<Option<HalfHash>> =
-            views.iter().map(|v| log.hash(v.seq).copied()).collect();
+        let logged: Vec<Option<(Hash, Hash)>> = views
+            .iter()
+            .map(|v| Some((*log.hash(v.seq.checked_sub(1)?)?, *log.hash(v.seq)?)))
+            .collect();
         for (view, logged) in views.iter().zip(&logged) {
             let seq = view.seq;
             if seq > upto {
                 continue;
             }
             let in_order = copy.entries.last().is_none_or(|&e| e & !MERGE_FLAG < seq);
-            // The log's line at this seq, byte for byte (and so its account and version).
-            let hash = view.body_hash();
-            let same = in_order && *logged == Some(half(&hash)) && hex_equals(&hash, view.hash_hex);
+            // The log's line at this seq, byte for byte (and so its account and version): a
+            // line in the copy form hashes, after the log's hash before it, to the log's hash;
+            // one with its hashes (format 2) carries both, and its own must hold.
+            let same = in_order
+                && logged.is_some_and(|(prev, logged)| {
+                    if view.is_sealed() {
+                        let hash = view.body_hash();
+                        hash == logged && hex_equals(&hash, view.hash_hex)
+                    } else {
+                        view.body_hash_after(&hex_digits(&prev)) == logged
+                    }
+                });
             if !same {
                 copy.wrong = Some("does not match the log");
                 return;
