@@ -9,6 +9,7 @@ use std::path::Path;
 
 use partner_ledger::event::{InputEvent, StoredEvent};
 use partner_ledger::input::EventLines;
+use partner_ledger::line::LineView;
 
 /// The `parse_line` target's invariants on one fuzz input (first byte: reader buffer size).
 fn check_parse_line_input(data: &[u8]) {
@@ -29,6 +30,7 @@ fn check_parse_line_input(data: &[u8]) {
     };
     for line in std::iter::once(text).chain(text.split('\n')) {
         let _ = InputEvent::parse_line(line);
+        check_copy_form(line);
         if let Ok(stored) = StoredEvent::from_line(line) {
             let written = stored.to_line();
             let back = StoredEvent::from_line(&written).expect("to_line output parses");
@@ -48,6 +50,21 @@ fn parse_line_seed_corpus_keeps_the_fuzz_invariants() {
         checked += 1;
     }
     assert!(checked > 0, "no seeds in {}", dir.display());
+}
+
+/// A stored line and its copy form (the line less its two hash members) in one input: the
+/// copy reader reads the first as the stored reader does and the second only as a copy.
+#[test]
+fn the_copy_form_reader_agrees_with_the_stored_reader() {
+    let stored = r#"{"account":"adventure-works-0000387","data":{"fee":{"amount":"515.00","currency":"USD"},"offer":"action_pack"},"date":"2023-01-01","hash":"914b100ab64c1e9e6f080d018aaf802b3302343a6df194bb3deb2c41c9eea268","id":"ec9d66f1-b035-4bfa-9f6e-431722829299","prev_hash":"9ca41076db0b0c667cda88c23cd68fddf03a223c0d4edc4db9203a433e7ba64f","recorded_at":"2023-01-01T08:00:01.000000Z","seq":2,"type":"membership_purchased","version":2}"#;
+    let copy = r#"{"account":"adventure-works-0000387","data":{"fee":{"amount":"515.00","currency":"USD"},"offer":"action_pack"},"date":"2023-01-01","id":"ec9d66f1-b035-4bfa-9f6e-431722829299","recorded_at":"2023-01-01T08:00:01.000000Z","seq":2,"type":"membership_purchased","version":2}"#;
+    let mut data = vec![7];
+    data.extend_from_slice(format!("{stored}\n{copy}\n").as_bytes());
+    check_parse_line_input(&data);
+    let view = LineView::parse(stored.as_bytes()).expect("a stored line");
+    assert_eq!(view.body_parts().concat(), copy.as_bytes());
+    assert!(LineView::parse(copy.as_bytes()).is_none());
+    assert!(LineView::parse_copy(copy.as_bytes()).is_some_and(|v| !v.is_sealed()));
 }
 
 #[test]
@@ -122,4 +139,46 @@ fn a_back_dated_event_on_a_twice_absorbed_account_is_validated_against_the_root(
         "{errors:?}"
     );
     assert_eq!(store.head().unwrap(), head, "nothing written");
+}
+
+/// The stream copies' reader (`LineView::parse_copy`) reads a stored line as the stored reader
+/// does, a line without hash members only whole, and the copy form of every valid stored line
+/// back with the same envelope.
+fn check_copy_form(line: &str) {
+    let bytes = line.as_bytes();
+    if let Some(view) = LineView::parse_copy(bytes) {
+        if view.is_sealed() {
+            assert_eq!(Some(&view), LineView::parse(bytes).as_ref(), "{line:?}");
+        } else {
+            assert!(LineView::parse(bytes).is_none(), "{line:?}");
+            assert_eq!(view.body_parts().concat(), bytes, "{line:?}");
+        }
+    }
+    // A stored line in the canonical shape, with data that is valid (a copy holds no other).
+    let view = LineView::parse(bytes).filter(|_| StoredEvent::from_line(line).is_ok());
+    if let Some(view) = view {
+        let copy = view.body_parts().concat();
+        let back = LineView::parse_copy(&copy)
+            .unwrap_or_else(|| panic!("the copy form of {line:?} does not read"));
+        assert!(!back.is_sealed());
+        assert_eq!(
+            (
+                back.seq,
+                back.version,
+                back.account,
+                back.id,
+                back.data,
+                back.date
+            ),
+            (
+                view.seq,
+                view.version,
+                view.account,
+                view.id,
+                view.data,
+                view.date
+            ),
+            "{line:?}"
+        );
+    }
 }

@@ -4,7 +4,8 @@
 //! and the same parse results as reading them in one piece (the reader's chunk-boundary logic);
 //! a line that parses as a stored event writes back (`to_line`) to a line that parses to the
 //! same event and writes back to the same text; the positional fast reader of stored lines and
-//! the full parser agree on every line the fast one accepts.
+//! the full parser agree on every line the fast one accepts; the stream copies' reader
+//! (`LineView::parse_copy`) agrees with the stored reader and reads the copy form back.
 #![no_main]
 
 use std::io::BufReader;
@@ -12,6 +13,7 @@ use std::io::BufReader;
 use libfuzzer_sys::fuzz_target;
 use partner_ledger::event::{InputEvent, StoredEvent};
 use partner_ledger::input::EventLines;
+use partner_ledger::line::LineView;
 
 fuzz_target!(|data: &[u8]| {
     // The first byte picks the reader's buffer size (1..=64), the rest is the input.
@@ -44,6 +46,7 @@ fuzz_target!(|data: &[u8]| {
                 Err(e) => panic!("fast reader accepted {line:?}, the full parser says {e}"),
             }
         }
+        check_copy_form(line);
         if let Ok(stored) = StoredEvent::from_line(line) {
             let written = stored.to_line();
             let back = StoredEvent::from_line(&written)
@@ -53,3 +56,31 @@ fuzz_target!(|data: &[u8]| {
         }
     }
 });
+
+/// The stream copies' reader (`LineView::parse_copy`) reads a stored line as the stored reader
+/// does, a line without hash members only whole, and the copy form of every valid stored line
+/// back with the same envelope.
+fn check_copy_form(line: &str) {
+    let bytes = line.as_bytes();
+    if let Some(view) = LineView::parse_copy(bytes) {
+        if view.is_sealed() {
+            assert_eq!(Some(&view), LineView::parse(bytes).as_ref(), "{line:?}");
+        } else {
+            assert!(LineView::parse(bytes).is_none(), "{line:?}");
+            assert_eq!(view.body_parts().concat(), bytes, "{line:?}");
+        }
+    }
+    // A stored line in the canonical shape, with data that is valid (a copy holds no other).
+    let view = LineView::parse(bytes).filter(|_| StoredEvent::from_line(line).is_ok());
+    if let Some(view) = view {
+        let copy = view.body_parts().concat();
+        let back = LineView::parse_copy(&copy)
+            .unwrap_or_else(|| panic!("the copy form of {line:?} does not read"));
+        assert!(!back.is_sealed());
+        assert_eq!(
+            (back.seq, back.version, back.account, back.id, back.data, back.date),
+            (view.seq, view.version, view.account, view.id, view.data, view.date),
+            "{line:?}"
+        );
+    }
+}
