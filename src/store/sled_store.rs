@@ -239,16 +239,41 @@ impl<'a> Block<'a> {
 
 thread_local! {
     static PACKER: RefCell<Option<zstd::bulk::Compressor<'static>>> = const { RefCell::new(None) };
+    static COPY_PACKER: RefCell<Option<zstd::bulk::Compressor<'static>>> = const { RefCell::new(None) };
     static UNPACKER: RefCell<Option<zstd::bulk::Decompressor<'static>>> = const { RefCell::new(None) };
 }
 
+/// What a packed block holds, which decides how its literals are packed.
+#[derive(Clone, Copy)]
+enum Packing {
+    /// Log blocks: literals Huffman-coded (the hashes' hex packs to half).
+    Log,
+    /// Stream copies, read by every query: literals stored as they are. In the copy form
+    /// (no hashes) that costs ~38 % more bytes and unpacks ~1.7 × faster.
+    Copy,
+}
+
 /// A block value, packed when that makes it smaller (it nearly always does: stored lines
-/// repeat their keys, names and types, and hex compresses to about half).
-fn pack(raw: Vec<u8>) -> Vec<u8> {
-    let packed = PACKER.with(|cell| {
+/// repeat their keys, names and types).
+fn pack(raw: Vec<u8>, packing: Packing) -> Vec<u8> {
+    let compressor = || {
+        let mut c = zstd::bulk::Compressor::new(PACK_LEVEL).ok()?;
+        if let Packing::Copy = packing {
+            c.set_parameter(zstd::zstd_safe::CParameter::LiteralCompressionMode(
+                zstd::zstd_safe::ParamSwitch::Disable,
+            ))
+            .ok()?;
+        }
+        Some(c)
+    };
+    let packer = match packing {
+        Packing::Log => &PACKER,
+        Packing::Copy => &COPY_PACKER,
+    };
+    let packed = packer.with(|cell| {
         let mut cell = cell.borrow_mut();
         if cell.is_none() {
-            *cell = zstd::bulk::Compressor::new(PACK_LEVEL).ok();
+            *cell = compressor();
         }
         cell.as_mut().and_then(|c| c.compress(&raw).ok())
     });
@@ -315,7 +340,7 @@ fn pack_split(first: u64, ends: &[u32], data: &[u8], base: u32, out: &mut Vec<(u
     if ends.is_empty() {
         return;
     }
-    let packed = pack(raw_block(ends, data, base));
+    let packed = pack(raw_block(ends, data, base), Packing::Log);
     if packed.len() <= BLOCK_PACKED_MAX || ends.len() == 1 {
         out.push((first, packed));
         return;
@@ -442,7 +467,7 @@ fn stream_key(prefix: &[u8], number: u32) -> Vec<u8> {
 
 fn stream_value(last_seq: u64, chunk: &mut BlockBuilder) -> Option<Vec<u8>> {
     let (_, block) = chunk.take()?;
-    let block = pack(block);
+    let block = pack(block, Packing::Copy);
     let mut v = Vec::with_capacity(8 + block.len());
     v.extend_from_slice(&last_seq.to_be_bytes());
     v.extend_from_slice(&block);
