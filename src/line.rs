@@ -17,8 +17,9 @@
 //! A stream copy keeps each line in its *copy form*: the stored line less its two hash
 //! members, i.e. exactly the body the chain covers (`{"account":…,"date":"D","id":"I",
 //! "recorded_at":…}`). The hashes are the one part of a line that does not compress (half of
-//! a packed copy); the chain lives in the log, and `verify` recomputes a copy line's hash from
-//! the log's hash of the line before ([`LineView::body_hash_after`]).
+//! a packed copy); the chain lives in the log. A copy line hashed after the log's hash of the
+//! line before gives the log's hash of its seq ([`LineView::body_hash_after`]); `verify`
+//! compares a cheaper keyed fingerprint of the two bodies (`sled_store/fingerprint.rs`).
 
 use std::ops::Range;
 

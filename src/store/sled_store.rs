@@ -129,6 +129,7 @@ const ID_ENTRY: usize = 24;
 /// Called with (seq, stored line); returns whether to go on.
 type LineVisitor<'a> = &'a mut dyn FnMut(u64, &[u8]) -> Result<bool, StoreError>;
 
+mod fingerprint;
 mod verify;
 
 /// Escape hatch for tests that play the attacker with write access to the files.

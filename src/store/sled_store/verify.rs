@@ -15,7 +15,7 @@
 //! and no per-account table is kept. The lowest bad seq found wins; past a break in the chain
 //! nothing is checked.
 
-use crate::event::hex_digits;
+use super::fingerprint::Fingerprint;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::*;
@@ -37,13 +37,15 @@ pub(super) fn verify(
     });
 
     // 1. The log.
+    let fingerprint = Fingerprint::random();
+    let fingerprint = &fingerprint;
     let split = log_split(store, head.seq)?;
     let counter = AtomicU64::new(0);
     let done_b = &counter;
     let (a, b) = std::thread::scope(|scope| {
         let b = split.map(|start| {
             scope.spawn(move || {
-                let mut part = LogPart::new(start, None);
+                let mut part = LogPart::new(start, None, fingerprint.share());
                 let keys = store.events.range(seq_key(start)..);
                 let result = part.scan(store, deep, head.seq, keys, &mut |n| {
                     done_b.store(n, Ordering::Relaxed)
@@ -51,7 +53,7 @@ pub(super) fn verify(
                 result.map(|()| part)
             })
         });
-        let mut a = LogPart::new(1, Some(ZERO_HASH));
+        let mut a = LogPart::new(1, Some(ZERO_HASH), fingerprint.share());
         let scanned = match split {
             Some(end) => a.scan(
                 store,
@@ -96,10 +98,13 @@ pub(super) fn verify(
     let log = &log;
     let (low, high, ids) = std::thread::scope(|scope| {
         let high = key.map(|key| {
-            scope.spawn(move || CopyRange::check(store, log, checked, upto, Some(key), None))
+            scope.spawn(move || {
+                let print = fingerprint.share();
+                CopyRange::check(store, log, print, checked, upto, Some(key), None)
+            })
         });
         let ids = scope.spawn(move || check_ids(store, log, upto));
-        let low = CopyRange::check(store, log, checked, upto, None, key);
+        let low = CopyRange::check(store, log, fingerprint.share(), checked, upto, None, key);
         let failed = || store.corrupt(1, "the check of the indexes failed");
         let high = high.map(|h| h.join().unwrap_or_else(|_| Err(failed())));
         let ids = ids.join().unwrap_or_else(|_| Err(failed()));
@@ -167,15 +172,21 @@ struct LogPart {
     /// checks with `first_prev`).
     prev: Option<Hash>,
     first_prev: Option<[u8; 64]>,
-    /// The hash of every line checked, from `start`: a copy line in the copy form must hash,
-    /// after the log's hash of the line before it, to the log's hash of its seq.
-    hashes: Vec<Hash>,
+    /// The first half of the hash of every line checked, from `start` (a copy line with its
+    /// hashes, as format 2 kept them, must hash to its own stored hash in full and share this
+    /// half with the log's line: forging one takes a second preimage of 128 bits).
+    hashes: Vec<HalfHash>,
+    /// The fingerprint of every checked line's body, from `start`: a copy line in the copy
+    /// form (which is that body) must have the same.
+    prints: Vec<u128>,
+    fingerprint: Fingerprint,
     /// Id entries of the lines checked, sorted once the scan ends.
     ids: Vec<[u8; ID_ENTRY]>,
     /// The second half's hashes and sorted ids once joined: kept as they are rather than
     /// copied onto this half's, which would hold both copies at once (at 5 M events ~200 MB
     /// more at verify's peak).
-    joined_hashes: Vec<Hash>,
+    joined_hashes: Vec<HalfHash>,
+    joined_prints: Vec<u128>,
     joined_ids: Vec<[u8; ID_ENTRY]>,
     /// Seqs of merges that absorbed another account (their second copy).
     merges: Vec<u64>,
@@ -185,7 +196,7 @@ struct LogPart {
 }
 
 impl LogPart {
-    fn new(start: u64, prev: Option<Hash>) -> LogPart {
+    fn new(start: u64, prev: Option<Hash>, fingerprint: Fingerprint) -> LogPart {
         LogPart {
             start,
             next: start,
@@ -194,8 +205,11 @@ impl LogPart {
             prev,
             first_prev: None,
             hashes: Vec::new(),
+            prints: Vec::new(),
+            fingerprint,
             ids: Vec::new(),
             joined_hashes: Vec::new(),
+            joined_prints: Vec::new(),
             joined_ids: Vec::new(),
             merges: Vec::new(),
             names: Vec::new(),
@@ -300,7 +314,11 @@ impl LogPart {
         if view.recorded_at > self.max_recorded_at.as_slice() {
             self.max_recorded_at = view.recorded_at.to_vec();
         }
-        self.hashes.push(hash);
+        let Some(print) = self.fingerprint.of(&view.body_parts()) else {
+            return self.break_at(seq, "line is longer than a block holds".into());
+        };
+        self.prints.push(print);
+        self.hashes.push(half(&hash));
         self.prev = Some(hash);
     }
 
@@ -332,6 +350,7 @@ impl LogPart {
         }
         // `b` starts at this half's `next`: its hashes continue this half's by seq.
         self.joined_hashes = b.hashes;
+        self.joined_prints = b.prints;
         self.joined_ids = b.ids;
         self.merges.append(&mut b.merges);
         self.names.append(&mut b.names);
@@ -372,16 +391,13 @@ impl LogPart {
         }
     }
 
-    /// The hash the log has at `seq` (a checked seq; seq 0 is the zero hash the first line
-    /// links to).
-    fn hash(&self, seq: u64) -> Option<&Hash> {
-        if seq == 0 {
-            return Some(&ZERO_HASH);
-        }
+    /// The first half of the hash and the body's fingerprint the log has at `seq` (a checked
+    /// seq).
+    fn logged(&self, seq: u64) -> Option<(HalfHash, u128)> {
         let i = usize::try_from(seq.checked_sub(1)?).ok()?;
         match i.checked_sub(self.hashes.len()) {
-            None => self.hashes.get(i),
-            Some(j) => self.joined_hashes.get(j),
+            None => Some((*self.hashes.get(i)?, *self.prints.get(i)?)),
+            Some(j) => Some((*self.joined_hashes.get(j)?, *self.joined_prints.get(j)?)),
         }
     }
 
@@ -408,6 +424,14 @@ impl LogPart {
         let (_, median, _) = names.select_nth_unstable(middle);
         Some(median.to_vec())
     }
+}
+
+type HalfHash = [u8; 16];
+
+fn half(hash: &Hash) -> HalfHash {
+    let mut h = [0; 16];
+    h.copy_from_slice(&hash[..16]);
+    h
 }
 
 /// An id entry (uuid, then seq, both big-endian) as integers that order as its bytes do.
@@ -447,6 +471,7 @@ struct CopyRange {
     held: Vec<u64>,
     /// Seqs of merges held by the absorbed account's copy.
     absorbed: Vec<u64>,
+    fingerprint: Fingerprint,
 }
 
 /// One account's copy as it is read.
@@ -465,6 +490,7 @@ impl CopyRange {
     fn check(
         store: &SledStore,
         log: &LogPart,
+        fingerprint: Fingerprint,
         checked: u64,
         upto: u64,
         from: Option<&[u8]>,
@@ -475,6 +501,7 @@ impl CopyRange {
             problems: Problems::default(),
             held: vec![0; words],
             absorbed: Vec::new(),
+            fingerprint,
         };
         let index_key = |name: Option<&[u8]>, last: u8| match name {
             Some(n) => [&[ACCOUNT_PREFIX][..], n].concat(),
@@ -536,17 +563,15 @@ impl CopyRange {
             copy.wrong = Some("does not decode");
             return;
         };
-        // The envelopes first (up to the first that does not read), then the log's hashes at
-        // each of their seqs and the seq before: reads at random places of a table larger
-        // than the caches, made together so that they overlap instead of each waiting after
-        // a line's hashing, which was most of this function's time. Then each line in order.
+        // The envelopes first (up to the first that does not read), then what the log has at
+        // each of their seqs: reads at random places of tables larger than the caches, made
+        // together so that they overlap instead of each waiting after a line's hashing, which
+        // was most of this function's time. Then each line in order.
         let mut views = Vec::with_capacity(block.len());
         views.extend((0..block.len()).map_while(|i| block.line(i).and_then(LineView::parse_copy)));
         copy.entries.reserve(views.len());
-        let logged: Vec<Option<(Hash, Hash)>> = views
-            .iter()
-            .map(|v| Some((*log.hash(v.seq.checked_sub(1)?)?, *log.hash(v.seq)?)))
-            .collect();
+        let logged: Vec<Option<(HalfHash, u128)>> =
+            views.iter().map(|v| log.logged(v.seq)).collect();
         for (view, logged) in views.iter().zip(&logged) {
             let seq = view.seq;
             if seq > upto {
@@ -554,15 +579,15 @@ impl CopyRange {
             }
             let in_order = copy.entries.last().is_none_or(|&e| e & !MERGE_FLAG < seq);
             // The log's line at this seq, byte for byte (and so its account and version): a
-            // line in the copy form hashes, after the log's hash before it, to the log's hash;
-            // one with its hashes (format 2) carries both, and its own must hold.
+            // line in the copy form has the fingerprint of the log's body; one with its hashes
+            // (format 2) hashes to its own stored hash, whose first half is the log's.
             let same = in_order
-                && logged.is_some_and(|(prev, logged)| {
+                && logged.is_some_and(|(logged_half, logged_print)| {
                     if view.is_sealed() {
                         let hash = view.body_hash();
-                        hash == logged && hex_equals(&hash, view.hash_hex)
+                        half(&hash) == logged_half && hex_equals(&hash, view.hash_hex)
                     } else {
-                        view.body_hash_after(&hex_digits(&prev)) == logged
+                        self.fingerprint.of(&view.body_parts()) == Some(logged_print)
                     }
                 });
             if !same {
