@@ -1135,6 +1135,14 @@ impl StoredEvent {
         }
     }
 
+    /// The event of a stream copy's line, read by position (in the copy form it has no other
+    /// reader), without hashes: for the fuzzer, which holds it equal to the stored line's
+    /// event.
+    #[doc(hidden)]
+    pub fn from_copy_line(line: &[u8]) -> Option<StoredEvent> {
+        StoredEvent::from_view(&crate::line::LineView::parse_copy(line)?, None)
+    }
+
     /// [`StoredEvent::from_line`] through the full parser only, never the positional fast
     /// path: for the fuzzer, which holds the two equal.
     #[doc(hidden)]

@@ -49,6 +49,18 @@ pub struct LineView<'a> {
     prev_member: Range<usize>,
 }
 
+/// The members of a line between `data` and `recorded_at` (the hashes empty in the copy form).
+#[derive(Default)]
+struct Members<'a> {
+    prev_hash: &'a [u8],
+    prev_member: Range<usize>,
+    id: &'a [u8],
+    hash: &'a [u8],
+    hash_member: Range<usize>,
+    date: &'a [u8],
+    data: &'a [u8],
+}
+
 /// `YYYY-MM-DDTHH:MM:SS.ffffffZ`, as `event::format_instant` writes every recorded_at.
 const STORED_INSTANT_WIDTH: usize = 27;
 
@@ -158,26 +170,37 @@ impl<'a> LineView<'a> {
         let recorded_at = b.until_quote(STORED_INSTANT_WIDTH)?;
         b.expect(b",\"recorded_at\":\"")?;
         let prev_end = b.end;
-        let (prev_hash, prev_member, id, hash, hash_member);
-        if let Some(p) = b.string(b",\"prev_hash\":\"", 64) {
-            prev_hash = p;
-            prev_member = b.end..prev_end;
-            id = b.string(b",\"id\":\"", 36)?;
-            let hash_end = b.end;
-            hash = b.string(b",\"hash\":\"", 64)?;
-            hash_member = b.end..hash_end;
-        } else if copy_form {
-            b.end = prev_end;
-            (prev_hash, hash, prev_member, hash_member) = (&[][..], &[][..], 0..0, 0..0);
-            id = b.string(b",\"id\":\"", 36)?;
-        } else {
-            return None;
-        }
-        let date = b.string(b",\"date\":\"", 10)?;
-        let data = line.get(data_start..b.end)?;
-        if data.first() != Some(&b'{') || data.last() != Some(&b'}') {
-            return None;
-        }
+        // The members before recorded_at, with their hashes or (a copy) without; a copy line
+        // that does not read with them is read again without.
+        let members = |sealed: bool| {
+            let mut b = Back {
+                line,
+                end: prev_end,
+            };
+            let mut m = Members::default();
+            if sealed {
+                m.prev_hash = b.string(b",\"prev_hash\":\"", 64)?;
+                m.prev_member = b.end..prev_end;
+            }
+            m.id = b.string(b",\"id\":\"", 36)?;
+            if sealed {
+                let hash_end = b.end;
+                m.hash = b.string(b",\"hash\":\"", 64)?;
+                m.hash_member = b.end..hash_end;
+            }
+            m.date = b.string(b",\"date\":\"", 10)?;
+            m.data = line.get(data_start..b.end)?;
+            (m.data.first() == Some(&b'{') && m.data.last() == Some(&b'}')).then_some(m)
+        };
+        let Members {
+            prev_hash,
+            prev_member,
+            id,
+            hash,
+            hash_member,
+            date,
+            data,
+        } = members(true).or_else(|| members(false).filter(|_| copy_form))?;
         Some(LineView {
             line,
             account,

@@ -472,8 +472,6 @@ fn sled_recovery_removes_blocks_beyond_the_head() {
     verify_clean(&store);
 }
 
-/// A crash after the head marker but before the indexes: the next open redoes them.
-/// Accounts' streams as the store returns them, by account.
 /// Each account's events as `account_events` gives them, less their hashes (which that answer
 /// does not include: the sled store's copies leave them to the log).
 fn streams_of(store: &dyn Store, names: &[String]) -> Vec<Vec<StoredEvent>> {
@@ -578,10 +576,10 @@ fn sled_opens_a_format_1_store_and_marks_it_format_3() {
 }
 
 /// A format-2 store kept its copies' lines with their hash members. Such lines are read as
-/// they are, checked by their own hashes (a changed one is named), and an account's last chunk
-/// is extended in the copy form, so that one chunk holds lines of both forms.
+/// they are and checked by their own hashes (a changed body or a changed hash member is named);
+/// an account's last chunk, once extended, is rewritten whole in the copy form.
 #[test]
-fn sled_reads_format_2_copies_with_hashes_and_extends_them_in_the_copy_form() {
+fn sled_reads_format_2_copies_with_hashes_and_rewrites_them_in_the_copy_form() {
     use partner_ledger::line::LineView;
     let dir = tempfile::tempdir().unwrap();
     let path = filled_store(dir.path(), 10);
@@ -620,29 +618,20 @@ fn sled_reads_format_2_copies_with_hashes_and_extends_them_in_the_copy_form() {
     );
     assert_eq!(streams_of(&store, &names), expected);
     verify_clean(&store);
-    let (_, value) = first_copy_chunk(&store, "acct3");
-    let line = raw::decode_block(&value[8..]).unwrap()[0].clone();
-    let first = LineView::parse(&line).expect("a line with its hashes").seq;
-
-    append(&store, vec![verified("acct3"), verified("acct3")]).unwrap();
-    let (_, value) = first_copy_chunk(&store, "acct3");
-    let lines = raw::decode_block(&value[8..]).unwrap();
-    let sealed = lines
-        .iter()
-        .filter(|l| LineView::parse(l).is_some())
-        .count();
-    assert_eq!(
-        (sealed, lines.len() - sealed),
-        (lines.len() - 2, 2),
-        "old lines as they were, the two new ones in the copy form"
-    );
-    assert_eq!(
-        store.account_events(&account("acct3")).unwrap().len(),
-        expected[3].len() + 2
-    );
-    verify_clean(&store);
+    let chunks = |store: &SledStore, name: &str| -> Vec<Vec<Vec<u8>>> {
+        let streams = store.raw_db().open_tree("streams").unwrap();
+        streams
+            .scan_prefix(format!("{name}\0").as_bytes())
+            .map(|kv| raw::decode_block(&kv.unwrap().1[8..]).unwrap())
+            .collect()
+    };
+    let old = chunks(&store, "acct3");
+    let first = LineView::parse(&old[0][0])
+        .expect("a line with its hashes")
+        .seq;
     drop((meta, store));
 
+    // A changed body, and a right body under a changed hash member, are named.
     let (seq, message) = damaged(&path, |store| {
         rewrite_first_copy_chunk(store, "acct3", |lines| {
             change_date_under_hash(&mut lines[0])
@@ -650,6 +639,41 @@ fn sled_reads_format_2_copies_with_hashes_and_extends_them_in_the_copy_form() {
     });
     assert_eq!(seq, first, "{message}");
     assert!(message.contains("stream copy of acct3"), "{message}");
+    let (seq, message) = damaged(&path, |store| {
+        rewrite_first_copy_chunk(store, "acct3", |lines| {
+            let text = String::from_utf8(lines[0].clone()).unwrap();
+            let view = LineView::parse(text.as_bytes()).unwrap();
+            let hash = std::str::from_utf8(view.hash_hex).unwrap().to_string();
+            let other: String = hash.chars().rev().collect();
+            lines[0] = text.replace(&hash, &other).into_bytes();
+        });
+    });
+    assert_eq!(seq, first, "{message}");
+    assert!(message.contains("stream copy of acct3"), "{message}");
+
+    let store = open(&path);
+    append(&store, vec![verified("acct3"), verified("acct3")]).unwrap();
+    let new = chunks(&store, "acct3");
+    let last = new.last().unwrap();
+    assert!(
+        last.iter().all(|l| LineView::parse(l).is_none()),
+        "the extended chunk is all in the copy form"
+    );
+    assert_eq!(
+        new.iter().map(Vec::len).sum::<usize>(),
+        old.iter().map(Vec::len).sum::<usize>() + 2
+    );
+    assert!(
+        chunks(&store, "acct4")[0]
+            .iter()
+            .all(|l| LineView::parse(l).is_some()),
+        "an account not appended to keeps its lines with their hashes"
+    );
+    assert_eq!(
+        store.account_events(&account("acct3")).unwrap().len(),
+        expected[3].len() + 2
+    );
+    verify_clean(&store);
 }
 
 #[test]
@@ -1011,7 +1035,11 @@ fn verify_deep_names_a_resealed_line_that_is_not_canonical() {
     events.insert(key, raw::encode_block(&lines)).unwrap();
     let streams = store.raw_db().open_tree("streams").unwrap();
     let mut copy = 2u64.to_be_bytes().to_vec();
-    copy.extend(raw::encode_block(&[forged.into_bytes()]));
+    let copy_form = LineView::parse(forged.as_bytes())
+        .unwrap()
+        .body_parts()
+        .concat();
+    copy.extend(raw::encode_block(&[copy_form]));
     streams.insert(b"b\0\0\0\0\0", copy).unwrap();
     let meta = store.raw_db().open_tree("meta").unwrap();
     let mut head = meta.get(b"head").unwrap().unwrap().to_vec();
@@ -1026,6 +1054,36 @@ fn verify_deep_names_a_resealed_line_that_is_not_canonical() {
     let (seq, problem) = deep.first_bad.unwrap();
     assert_eq!(seq, 2);
     assert!(problem.contains("canonical"), "{problem}");
+}
+
+/// A copy line moved to another seq within the head (its seq rewritten, so its body is no
+/// longer the log's there) is named, in the account's copy.
+#[test]
+fn verify_names_a_copy_line_moved_to_another_seq() {
+    use partner_ledger::line::LineView;
+    let dir = tempfile::tempdir().unwrap();
+    let path = filled_store(dir.path(), 10);
+    let store = open(&path);
+    let own: Vec<u64> = store
+        .account_events(&account("acct3"))
+        .unwrap()
+        .iter()
+        .map(|e| e.seq)
+        .collect();
+    let other = (1..=store.head().unwrap().seq)
+        .find(|s| !own.contains(s))
+        .unwrap();
+    drop(store);
+    let (_, message) = damaged(&path, |store| {
+        rewrite_first_copy_chunk(store, "acct3", |lines| {
+            let text = String::from_utf8(lines[0].clone()).unwrap();
+            let seq = LineView::parse_copy(text.as_bytes()).unwrap().seq;
+            lines[0] = text
+                .replace(&format!("\"seq\":{seq},"), &format!("\"seq\":{other},"))
+                .into_bytes();
+        });
+    });
+    assert!(message.contains("stream copy of acct3"), "{message}");
 }
 
 /// A copy line whose content is changed: it no longer hashes (after the log's hash of the line

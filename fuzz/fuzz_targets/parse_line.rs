@@ -71,8 +71,8 @@ fn check_copy_form(line: &str) {
         }
     }
     // A stored line in the canonical shape, with data that is valid (a copy holds no other).
-    let view = LineView::parse(bytes).filter(|_| StoredEvent::from_line(line).is_ok());
-    if let Some(view) = view {
+    let stored = StoredEvent::from_line(line).ok();
+    if let (Some(view), Some(stored)) = (LineView::parse(bytes), stored) {
         let copy = view.body_parts().concat();
         let back = LineView::parse_copy(&copy)
             .unwrap_or_else(|| panic!("the copy form of {line:?} does not read"));
@@ -80,6 +80,14 @@ fn check_copy_form(line: &str) {
         assert_eq!(
             (back.seq, back.version, back.account, back.id, back.data, back.date),
             (view.seq, view.version, view.account, view.id, view.data, view.date),
+            "{line:?}"
+        );
+        // Its only reader gives the stored line's event, without hashes.
+        let read = StoredEvent::from_copy_line(&copy)
+            .unwrap_or_else(|| panic!("the copy form of {line:?} does not decode"));
+        assert_eq!(
+            (read.seq, read.version, &read.event),
+            (stored.seq, stored.version, &stored.event),
             "{line:?}"
         );
     }

@@ -81,7 +81,8 @@ const DEFAULT_LOCK_WAIT_MS: u64 = 10_000;
 const FLUSH_EVERY_MS: u64 = 500;
 const LOCK_RETRY: Duration = Duration::from_millis(50);
 
-/// Format 2 adds packed blocks (zstd) to format 1, which it still reads (and upgrades).
+/// Format 3 keeps the stream copies' lines in the copy form (less their hashes, `line.rs`);
+/// format 2 added packed blocks (zstd) to format 1. Both are read and re-marked.
 const FORMAT: &[u8] = b"partner-ledger/3";
 /// Earlier formats this program reads as they are: 1 held only unpacked blocks, 2 kept the
 /// copies' lines with their hashes (format 3 writes them in the copy form, `line.rs`).
@@ -367,20 +368,6 @@ impl BlockBuilder {
         self.ends.push(self.data.len() as u32);
     }
 
-    /// Adds a stored line in the copy form (less its two hash members, `line.rs`); a line
-    /// that does not read as stored (never one the store staged) is kept as it is.
-    fn push_copy_form(&mut self, line: &[u8]) {
-        match LineView::parse(line) {
-            Some(view) => {
-                for part in view.body_parts() {
-                    self.data.extend_from_slice(part);
-                }
-                self.ends.push(self.data.len() as u32);
-            }
-            None => self.push(0, line),
-        }
-    }
-
     /// The line of `seq` if it is in this open block.
     fn line_of(&self, seq: u64) -> Option<&[u8]> {
         let i = usize::try_from(seq.checked_sub(self.first)?).ok()?;
@@ -464,6 +451,16 @@ fn stream_key(prefix: &[u8], number: u32) -> Vec<u8> {
     let mut k = prefix.to_vec();
     k.extend_from_slice(&number.to_be_bytes());
     k
+}
+
+/// A stored line in the copy form, as a stream chunk keeps it: less its two hash members
+/// (`line.rs`). A line not in the stored form is kept as it is: a copy line read back from a
+/// chunk being extended is already in the copy form (the lines a batch stages always read).
+fn copy_form(line: &[u8]) -> Cow<'_, [u8]> {
+    match LineView::parse(line) {
+        Some(view) => Cow::Owned(view.body_parts().concat()),
+        None => Cow::Borrowed(line),
+    }
 }
 
 fn stream_value(last_seq: u64, chunk: &mut BlockBuilder) -> Option<Vec<u8>> {
@@ -1012,7 +1009,16 @@ impl SledStore {
     }
 
     /// A line of `account`'s stream copy (its seq is whatever the line says).
+    /// The full parser reads lines with their hashes (format 2) and explains what is wrong; a
+    /// line in the copy form is read only by position ([`StoredEvent::from_view`]).
     fn decode_copy_line(&self, account: &Account, line: &[u8]) -> Result<StoredEvent, StoreError> {
+        if let Some(view) = LineView::parse_copy(line).filter(|v| !v.is_sealed()) {
+            let message = format!(
+                "stream of {account}: the line of seq {} does not decode",
+                view.seq
+            );
+            return Err(self.corrupt(view.seq, message));
+        }
         StoredEvent::from_bytes_of(line, Some(account))
             .map_err(|e| self.corrupt(0, format!("stream of {account}: {}", e.message)))
     }
@@ -1166,10 +1172,12 @@ impl SledStore {
                 *own |= v.seq <= head && v.account == account.as_str();
                 continue;
             }
-            let event = match view.and_then(|v| StoredEvent::from_view(&v, Some(account))) {
+            let mut event = match view.and_then(|v| StoredEvent::from_view(&v, Some(account))) {
                 Some(event) => event,
                 None => self.decode_copy_line(account, line)?,
             };
+            // Whatever form the line is in: events read by account carry no hashes.
+            (event.prev_hash, event.hash) = (ZERO_HASH, ZERO_HASH);
             if event.seq <= head {
                 *own |= event.event.account == *account;
                 out.push(event);
@@ -1247,7 +1255,8 @@ impl SledStore {
                         .map_err(|m| self.corrupt(last_seq, format!("stream of {account}: {m}")))?;
                     let mut builder = BlockBuilder::default();
                     for i in 0..block.len() {
-                        builder.push(0, block.line(i).unwrap_or_default());
+                        // A format-2 line (with hashes) is rewritten in the copy form.
+                        builder.push(0, &copy_form(block.line(i).unwrap_or_default()));
                     }
                     (number, last_seq, builder)
                 }
@@ -1256,6 +1265,7 @@ impl SledStore {
             let mut dirty = false;
             let already = last_seq;
             for (seq, line) in lines.into_iter().filter(|(seq, _)| *seq > already) {
+                let line = copy_form(&line);
                 if chunk.ends.len() >= STREAM_CHUNK_EVENTS
                     || chunk.data.len() + line.len() > STREAM_CHUNK_BYTES
                 {
@@ -1264,7 +1274,7 @@ impl SledStore {
                     }
                     number += 1;
                 }
-                chunk.push_copy_form(&line);
+                chunk.push(0, &line);
                 last_seq = seq;
                 dirty = true;
             }

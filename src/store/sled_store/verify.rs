@@ -184,7 +184,7 @@ struct LogPart {
     ids: Vec<[u8; ID_ENTRY]>,
     /// The second half's hashes and sorted ids once joined: kept as they are rather than
     /// copied onto this half's, which would hold both copies at once (at 5 M events ~200 MB
-    /// more at verify's peak).
+    /// more at verify's peak with half hashes alone; more with the fingerprints).
     joined_hashes: Vec<HalfHash>,
     joined_prints: Vec<u128>,
     joined_ids: Vec<[u8; ID_ENTRY]>,
