@@ -71,11 +71,19 @@ impl Fingerprint {
     /// The fingerprint of the concatenation of `parts`; None if it is longer than the key
     /// covers (no block holds such a body).
     pub(super) fn of(&mut self, parts: &[&[u8]]) -> Option<u128> {
-        self.buffer.clear();
-        for part in parts {
-            self.buffer.extend_from_slice(part);
+        let mut non_empty = parts.iter().filter(|p| !p.is_empty());
+        match (non_empty.next(), non_empty.next()) {
+            // One piece (a copy line is its whole body): read where it lies.
+            (None, _) => nh(&self.key, &[]),
+            (Some(whole), None) => nh(&self.key, whole),
+            _ => {
+                self.buffer.clear();
+                for part in parts {
+                    self.buffer.extend_from_slice(part);
+                }
+                nh(&self.key, &self.buffer)
+            }
         }
-        nh(&self.key, &self.buffer)
     }
 }
 

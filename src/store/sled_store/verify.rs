@@ -472,6 +472,8 @@ struct CopyRange {
     /// Seqs of merges held by the absorbed account's copy.
     absorbed: Vec<u64>,
     fingerprint: Fingerprint,
+    /// What the log has at the seqs of the chunk being read.
+    logged: Vec<Option<(HalfHash, u128)>>,
 }
 
 /// One account's copy as it is read.
@@ -502,6 +504,7 @@ impl CopyRange {
             held: vec![0; words],
             absorbed: Vec::new(),
             fingerprint,
+            logged: Vec::new(),
         };
         let index_key = |name: Option<&[u8]>, last: u8| match name {
             Some(n) => [&[ACCOUNT_PREFIX][..], n].concat(),
@@ -570,8 +573,10 @@ impl CopyRange {
         let mut views = Vec::with_capacity(block.len());
         views.extend((0..block.len()).map_while(|i| block.line(i).and_then(LineView::parse_copy)));
         copy.entries.reserve(views.len());
-        let logged: Vec<Option<(HalfHash, u128)>> =
-            views.iter().map(|v| log.logged(v.seq)).collect();
+        // (A buffer kept for its allocation; a chunk found wrong leaves it to the next.)
+        let mut logged = std::mem::take(&mut self.logged);
+        logged.clear();
+        logged.extend(views.iter().map(|v| log.logged(v.seq)));
         for (view, logged) in views.iter().zip(&logged) {
             let seq = view.seq;
             if seq > upto {
@@ -618,6 +623,7 @@ impl CopyRange {
         if views.len() < block.len() {
             copy.wrong = Some("does not decode");
         }
+        self.logged = logged;
     }
 
     /// Compares a copy read whole with the account index (advanced to its name).
