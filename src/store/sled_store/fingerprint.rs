@@ -20,8 +20,14 @@ use super::MAX_UNPACKED_BYTES;
 
 /// Key words: one per word of the longest body a block can hold, its length word and padding.
 const KEY_WORDS: usize = MAX_UNPACKED_BYTES / 8 + 4;
+/// Key words made at once: enough for bodies of 4 KiB (stored lines are mostly under 1 KiB);
+/// a longer body extends the key as far as it needs.
+const FIRST_KEY_WORDS: usize = 512;
 
 pub(super) struct Fingerprint {
+    seed: [u8; 32],
+    /// The key's words made so far, from the start (SHA-256 in counter mode: the same seed
+    /// gives the same words on every thread).
     key: Vec<u64>,
     /// The body being fingerprinted, gathered from its pieces.
     buffer: Vec<u8>,
@@ -30,25 +36,31 @@ pub(super) struct Fingerprint {
 impl Fingerprint {
     /// A fingerprint keyed from `seed`, its words expanded by SHA-256 in counter mode.
     pub(super) fn with_seed(seed: [u8; 32]) -> Fingerprint {
-        let mut key = Vec::with_capacity(KEY_WORDS);
-        let mut counter = 0u64;
-        while key.len() < KEY_WORDS {
+        let mut f = Fingerprint {
+            seed,
+            key: Vec::new(),
+            buffer: Vec::new(),
+        };
+        f.extend_key(FIRST_KEY_WORDS);
+        f
+    }
+
+    /// Makes the key at least `words` long (at most [`KEY_WORDS`]).
+    fn extend_key(&mut self, words: usize) {
+        let words = words.min(KEY_WORDS);
+        while self.key.len() < words {
+            // Four words a block: the key's length is a multiple of 4 until it is cut to size.
+            let counter = (self.key.len() / 4) as u64;
             let block: [u8; 32] = Sha256::new()
-                .chain_update(seed)
+                .chain_update(self.seed)
                 .chain_update(counter.to_le_bytes())
                 .finalize()
                 .into();
-            key.extend(block.chunks_exact(8).map(|w| {
+            self.key.extend(block.chunks_exact(8).map(|w| {
                 let mut word = [0; 8];
                 word.copy_from_slice(w);
                 u64::from_le_bytes(word)
             }));
-            counter += 1;
-        }
-        key.truncate(KEY_WORDS);
-        Fingerprint {
-            key,
-            buffer: Vec::new(),
         }
     }
 
@@ -60,17 +72,16 @@ impl Fingerprint {
         Fingerprint::with_seed(seed)
     }
 
-    /// A copy sharing the key, with its own buffer (one per thread).
+    /// One with the same key and its own buffer (one per thread).
     pub(super) fn share(&self) -> Fingerprint {
-        Fingerprint {
-            key: self.key.clone(),
-            buffer: Vec::new(),
-        }
+        Fingerprint::with_seed(self.seed)
     }
 
     /// The fingerprint of the concatenation of `parts`; None if it is longer than the key
     /// covers (no block holds such a body).
     pub(super) fn of(&mut self, parts: &[&[u8]]) -> Option<u128> {
+        let len: usize = parts.iter().map(|p| p.len()).sum();
+        self.extend_key(key_words(len));
         let mut non_empty = parts.iter().filter(|p| !p.is_empty());
         match (non_empty.next(), non_empty.next()) {
             // One piece (a copy line is its whole body): read where it lies.
@@ -90,10 +101,14 @@ impl Fingerprint {
 /// NH over the body's 8-byte little-endian words (the last padded with zeros) followed by its
 /// length, in pairs (the last padded with a zero word): the sum of (a + k) * (b + k') over the
 /// pairs, with wrapping 64-bit additions and 128-bit products.
+/// The key words NH takes for a body of `len` bytes.
+fn key_words(len: usize) -> usize {
+    (len.div_ceil(8) + 1).div_ceil(2) * 2
+}
+
 fn nh(key: &[u64], body: &[u8]) -> Option<u128> {
     let len = u64::try_from(body.len()).ok()?;
-    let key_words = (body.len().div_ceil(8) + 1).div_ceil(2) * 2;
-    if key_words > key.len() {
+    if key_words(body.len()) > key.len() {
         return None;
     }
     fn word(bytes: &[u8]) -> u64 {
@@ -180,6 +195,19 @@ mod tests {
             Fingerprint::random().of(&[body]),
             Fingerprint::random().of(&[body])
         );
+    }
+
+    #[test]
+    fn a_key_extended_for_a_long_body_is_the_key_made_at_once() {
+        let long = vec![5u8; 9_000];
+        let mut lazy = Fingerprint::with_seed([4; 32]);
+        let short = lazy.of(&[b"short"]).unwrap();
+        let first = lazy.of(&[&long]).unwrap();
+        let mut eager = Fingerprint::with_seed([4; 32]);
+        eager.extend_key(KEY_WORDS);
+        assert_eq!(eager.of(&[&long]).unwrap(), first);
+        assert_eq!(eager.of(&[b"short"]).unwrap(), short);
+        assert_eq!(lazy.share().of(&[&long]).unwrap(), first);
     }
 
     #[test]
