@@ -36,6 +36,7 @@ pub(super) fn verify(
         Head::EMPTY
     });
 
+    read_ahead(store);
     // 1. The log.
     let fingerprint = Fingerprint::random();
     let fingerprint = &fingerprint;
@@ -124,6 +125,19 @@ pub(super) fn verify(
         events: checked,
         first_bad: problems.take(),
     })
+}
+
+/// Asks the kernel to read sled's data file into the page cache ahead of the scans, which read
+/// nearly all of it: a store not read lately (this VM drops the page cache between commands)
+/// is then read at the disk's sequential speed while the threads work, instead of a leaf at a
+/// time as they reach it. Advice only: nothing waits for it, and a failure changes nothing.
+fn read_ahead(store: &SledStore) {
+    #[cfg(any(target_os = "linux", target_os = "android", target_os = "freebsd"))]
+    if let Ok(file) = std::fs::File::open(store.dir.join("db")) {
+        let _ = rustix::fs::fadvise(&file, 0, None, rustix::fs::Advice::WillNeed);
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "android", target_os = "freebsd")))]
+    let _ = store;
 }
 
 /// The seq where the second half of the log starts: the first seq of the block holding the
