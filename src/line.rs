@@ -263,6 +263,49 @@ impl<'a> LineView<'a> {
     }
 }
 
+/// The copy form's invariants on one line, for the fuzzer and its replay by `cargo test`
+/// (`tests/fuzz_regressions.rs`): the copies' reader ([`LineView::parse_copy`]) reads a stored
+/// line as the stored reader does and a line without hash members only whole, and the copy
+/// form of every valid stored line reads back with the same envelope and, through its only
+/// decoder ([`StoredEvent::from_copy_line`](crate::event::StoredEvent::from_copy_line)), the
+/// same event. Err names the first that fails.
+#[doc(hidden)]
+pub fn copy_form_holds(line: &str) -> Result<(), String> {
+    use crate::event::StoredEvent;
+    let fails = |what: &str| Err(format!("{what}: {line:?}"));
+    let bytes = line.as_bytes();
+    if let Some(view) = LineView::parse_copy(bytes) {
+        let strict = LineView::parse(bytes);
+        if view.is_sealed() && strict.as_ref() != Some(&view) {
+            return fails("the copy reader reads a stored line otherwise");
+        }
+        if !view.is_sealed() && (strict.is_some() || view.body_parts().concat() != bytes) {
+            return fails("a line without hashes is not read whole");
+        }
+    }
+    // A stored line in the canonical shape, with data that is valid (a copy holds no other).
+    let stored = StoredEvent::from_line(line).ok();
+    if let (Some(view), Some(stored)) = (LineView::parse(bytes), stored) {
+        let copy = view.body_parts().concat();
+        let Some(back) = LineView::parse_copy(&copy).filter(|b| !b.is_sealed()) else {
+            return fails("the copy form of a stored line does not read");
+        };
+        let same = (back.seq, back.version, back.account, back.id)
+            == (view.seq, view.version, view.account, view.id)
+            && (back.data, back.date) == (view.data, view.date);
+        if !same {
+            return fails("the copy form reads another envelope");
+        }
+        match StoredEvent::from_copy_line(&copy) {
+            Some(read)
+                if (read.seq, read.version, &read.event)
+                    == (stored.seq, stored.version, &stored.event) => {}
+            _ => return fails("the copy form does not decode to the stored event"),
+        }
+    }
+    Ok(())
+}
+
 /// Whether `hex` is the lower-case hex form of `hash` (read eight digits at a time).
 pub fn hex_equals(hash: &Hash, hex: &[u8]) -> bool {
     crate::event::parse_hex(hex).is_some_and(|h| h == *hash)
