@@ -338,24 +338,38 @@ fn raw_block(ends: &[u32], data: &[u8], base: u32) -> Vec<u8> {
     v
 }
 
-fn pack_split(first: u64, ends: &[u32], data: &[u8], base: u32, out: &mut Vec<(u64, Vec<u8>)>) {
+/// Packs the lines `ends` (offsets into `data`, relative to `base`) as one block value or,
+/// where that would exceed `BLOCK_PACKED_MAX` (lines that pack badly), as consecutive parts split
+/// in halves until each fits (a single line stays whole): (lines in the part, packed value).
+fn pack_parts(
+    ends: &[u32],
+    data: &[u8],
+    base: u32,
+    packing: Packing,
+    out: &mut Vec<(usize, Vec<u8>)>,
+) {
     if ends.is_empty() {
         return;
     }
-    let packed = pack(raw_block(ends, data, base), Packing::Log);
+    let packed = pack(raw_block(ends, data, base), packing);
     if packed.len() <= BLOCK_PACKED_MAX || ends.len() == 1 {
-        out.push((first, packed));
+        out.push((ends.len(), packed));
         return;
     }
     let half = ends.len() / 2;
-    pack_split(first, &ends[..half], data, base, out);
-    pack_split(
-        first + half as u64,
-        &ends[half..],
-        data,
-        ends[half - 1],
-        out,
-    );
+    pack_parts(&ends[..half], data, base, packing, out);
+    pack_parts(&ends[half..], data, ends[half - 1], packing, out);
+}
+
+/// A log block packed, as consecutive blocks (first seq, value) where it packs too large.
+fn pack_split(first: u64, ends: &[u32], data: &[u8], base: u32, out: &mut Vec<(u64, Vec<u8>)>) {
+    let mut parts = Vec::new();
+    pack_parts(ends, data, base, Packing::Log, &mut parts);
+    let mut seq = first;
+    for (lines, packed) in parts {
+        out.push((seq, packed));
+        seq += lines as u64;
+    }
 }
 
 impl BlockBuilder {
@@ -370,7 +384,11 @@ impl BlockBuilder {
 
     /// The line of `seq` if it is in this open block.
     fn line_of(&self, seq: u64) -> Option<&[u8]> {
-        let i = usize::try_from(seq.checked_sub(self.first)?).ok()?;
+        self.line(usize::try_from(seq.checked_sub(self.first)?).ok()?)
+    }
+
+    /// The `i`-th line of this open block.
+    fn line(&self, i: usize) -> Option<&[u8]> {
         let end = *self.ends.get(i)? as usize;
         let start = if i == 0 {
             0
@@ -463,13 +481,58 @@ fn copy_form(line: &[u8]) -> Cow<'_, [u8]> {
     }
 }
 
-fn stream_value(last_seq: u64, chunk: &mut BlockBuilder) -> Option<Vec<u8>> {
-    let (_, block) = chunk.take()?;
-    let block = pack(block, Packing::Copy);
-    let mut v = Vec::with_capacity(8 + block.len());
-    v.extend_from_slice(&last_seq.to_be_bytes());
-    v.extend_from_slice(&block);
-    Some(v)
+/// Adds the values of a stream chunk's lines to `out`, numbered from `*number` (left at the
+/// last number used), and empties `chunk`: each value is the last seq of its lines ‖ their block
+/// packed. A chunk that packs to more than `BLOCK_PACKED_MAX` (lines that pack badly) is split
+/// into consecutive chunks as a log block is, so that a leaf of them stays inline in sled's log.
+fn stream_values(
+    prefix: &[u8],
+    number: &mut u32,
+    last_seq: u64,
+    chunk: &mut BlockBuilder,
+    out: &mut Vec<KeyValue>,
+) {
+    if chunk.ends.is_empty() {
+        return;
+    }
+    let mut parts = Vec::new();
+    pack_parts(&chunk.ends, &chunk.data, 0, Packing::Copy, &mut parts);
+    // Each part's last seq, read from its last line (the chunk's own for the last part).
+    let mut end = 0;
+    let last_seqs: Option<Vec<u64>> = parts
+        .iter()
+        .enumerate()
+        .map(|(i, (lines, _))| {
+            end += lines;
+            if i + 1 == parts.len() {
+                return Some(last_seq);
+            }
+            let line = chunk.line(end - 1)?;
+            LineView::parse_copy(line).map(|view| view.seq)
+        })
+        .collect();
+    let values = match last_seqs {
+        Some(seqs) => seqs
+            .into_iter()
+            .zip(parts.into_iter().map(|(_, p)| p))
+            .collect(),
+        // A line that does not read (never one the store wrote): the chunk whole.
+        None => {
+            let all = raw_block(&chunk.ends, &chunk.data, 0);
+            vec![(last_seq, pack(all, Packing::Copy))]
+        }
+    };
+    for (i, (seq, block)) in values.into_iter().enumerate() {
+        if i > 0 {
+            *number += 1;
+        }
+        let mut v = Vec::with_capacity(8 + block.len());
+        v.extend_from_slice(&seq.to_be_bytes());
+        v.extend_from_slice(&block);
+        out.push((stream_key(prefix, *number), v));
+    }
+    chunk.ends.clear();
+    chunk.data.clear();
 }
 
 fn account_key(account: &str) -> Vec<u8> {
@@ -1269,9 +1332,7 @@ impl SledStore {
                 if chunk.ends.len() >= STREAM_CHUNK_EVENTS
                     || chunk.data.len() + line.len() > STREAM_CHUNK_BYTES
                 {
-                    if let Some(value) = stream_value(last_seq, &mut chunk) {
-                        out.push((stream_key(&prefix, number), value));
-                    }
+                    stream_values(&prefix, &mut number, last_seq, &mut chunk, &mut out);
                     number += 1;
                 }
                 chunk.push(0, &line);
@@ -1279,9 +1340,7 @@ impl SledStore {
                 dirty = true;
             }
             if dirty {
-                if let Some(value) = stream_value(last_seq, &mut chunk) {
-                    out.push((stream_key(&prefix, number), value));
-                }
+                stream_values(&prefix, &mut number, last_seq, &mut chunk, &mut out);
             }
         }
         Ok(out)
@@ -2548,6 +2607,84 @@ mod tests {
             back.extend(got);
         }
         assert_eq!(back, lines);
+    }
+
+    /// Copy-form lines of seqs `first..` whose data is `n` bytes of noise (packs badly).
+    fn copy_lines(first: u64, count: usize, n: usize) -> Vec<Vec<u8>> {
+        let mut x = 0x2545_F491_4F6C_DD1D_u64;
+        (0..count as u64)
+            .map(|i| {
+                let noise: String = (0..n)
+                    .map(|_| {
+                        x ^= x << 13;
+                        x ^= x >> 7;
+                        x ^= x << 17;
+                        char::from(b'a' + (x % 26) as u8)
+                    })
+                    .collect();
+                format!(
+                    "{{\"account\":\"a\",\"data\":{{\"note\":\"{noise}\"}},\"date\":\"2024-01-01\",\"id\":\"7f3c2a9e-5b1d-4c6e-9a8f-0b1c2d3e4f50\",\"recorded_at\":\"2024-01-01T00:00:00.000000Z\",\"seq\":{},\"type\":\"x\",\"version\":{}}}",
+                    first + i,
+                    i + 1
+                )
+                .into_bytes()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_stream_chunk_that_packs_badly_is_split_into_numbered_chunks_that_fit() {
+        for (count, n) in [(3, 100), (40, 380), (64, 200)] {
+            let lines = copy_lines(500, count, n);
+            let mut chunk = BlockBuilder::default();
+            for l in &lines {
+                assert!(LineView::parse_copy(l).is_some());
+                chunk.push(0, l);
+            }
+            let whole = pack(raw_block(&chunk.ends, &chunk.data, 0), Packing::Copy).len();
+            let mut number = 7;
+            let mut out = Vec::new();
+            stream_values(
+                b"a\0",
+                &mut number,
+                500 + count as u64 - 1,
+                &mut chunk,
+                &mut out,
+            );
+            assert!(chunk.ends.is_empty(), "the chunk is emptied");
+            assert_eq!(
+                number as usize,
+                7 + out.len() - 1,
+                "left at the last number used"
+            );
+            let mut back = Vec::new();
+            for (i, (key, value)) in out.iter().enumerate() {
+                assert_eq!(key.as_slice(), stream_key(b"a\0", 7 + i as u32).as_slice());
+                assert!(value.len() <= 8 + BLOCK_PACKED_MAX, "{} bytes", value.len());
+                let part = raw::decode_block(&value[8..]).unwrap();
+                let last = LineView::parse_copy(part.last().unwrap()).unwrap().seq;
+                assert_eq!(read_u64(&value[..8]), Some(last), "its last seq");
+                back.extend(part);
+            }
+            assert_eq!(back, lines);
+            // Split exactly when the chunk packed whole would not fit.
+            assert_eq!(
+                out.len() > 1,
+                whole > BLOCK_PACKED_MAX,
+                "{count} x {n}: {whole} bytes"
+            );
+        }
+        // The cases above include both.
+        let sizes = [(3, 100), (64, 200)].map(|(count, n)| {
+            let lines = copy_lines(1, count, n);
+            let mut chunk = BlockBuilder::default();
+            lines.iter().for_each(|l| chunk.push(0, l));
+            pack(raw_block(&chunk.ends, &chunk.data, 0), Packing::Copy).len()
+        });
+        assert!(
+            sizes[0] <= BLOCK_PACKED_MAX && sizes[1] > BLOCK_PACKED_MAX,
+            "{sizes:?}"
+        );
     }
 
     #[test]
