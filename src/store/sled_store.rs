@@ -1071,9 +1071,10 @@ impl SledStore {
         }
     }
 
-    /// A line of `account`'s stream copy (its seq is whatever the line says).
-    /// The full parser reads lines with their hashes (format 2) and explains what is wrong; a
-    /// line in the copy form is read only by position ([`StoredEvent::from_view`]).
+    /// A line of `account`'s stream copy that the positional reader did not decode (its seq is
+    /// whatever the line says). The full parser reads lines with their hashes (format 2) and
+    /// explains what is wrong; a line in the copy form has no other reader than the positional
+    /// one ([`StoredEvent::from_view`]), so it is named at its seq.
     fn decode_copy_line(&self, account: &Account, line: &[u8]) -> Result<StoredEvent, StoreError> {
         if let Some(view) = LineView::parse_copy(line).filter(|v| !v.is_sealed()) {
             let message = format!(

@@ -98,14 +98,14 @@ impl Fingerprint {
     }
 }
 
-/// NH over the body's 8-byte little-endian words (the last padded with zeros) followed by its
-/// length, in pairs (the last padded with a zero word): the sum of (a + k) * (b + k') over the
-/// pairs, with wrapping 64-bit additions and 128-bit products.
 /// The key words NH takes for a body of `len` bytes.
 fn key_words(len: usize) -> usize {
     (len.div_ceil(8) + 1).div_ceil(2) * 2
 }
 
+/// NH over the body's 8-byte little-endian words (the last padded with zeros) followed by its
+/// length, in pairs (the last padded with a zero word): the sum of (a + k) * (b + k') over the
+/// pairs, with wrapping 64-bit additions and 128-bit products. None if the key is too short.
 fn nh(key: &[u64], body: &[u8]) -> Option<u128> {
     let len = u64::try_from(body.len()).ok()?;
     if key_words(body.len()) > key.len() {

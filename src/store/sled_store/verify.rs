@@ -2,22 +2,24 @@
 //!
 //! 1. The log, in two halves by seq (one per thread): every line parses, carries its seq,
 //!    hashes to its stored hash over its exact bytes, and links to the line before; the halves
-//!    are joined where they meet. What later steps need is kept: each line's hash, its id
-//!    entry, the seqs of merges, a sample of account names.
+//!    are joined where they meet. What later steps need is kept: half of each line's hash and
+//!    a keyed fingerprint of its body (`fingerprint.rs`), its id entry, the seqs of merges, a
+//!    sample of account names.
 //! 2. The copies, in two ranges of account names (one per thread), each merged in name order
 //!    with the account index; the id index on a third task. A copy line is the log's line when
-//!    it hashes to the hash the log has at its seq; an account's copy holds its own lines with
+//!    its body has the fingerprint the log's has at its seq (a format-2 line with its hashes:
+//!    when it hashes to its own stored hash, whose half the log has); an account's copy holds its own lines with
 //!    versions counting 1, 2, 3… and the merges that absorbed it, in seq order; together the
 //!    copies hold every seq once as its account's line (a bitmap) and every merge once more
 //!    (a list). The account index must equal the list each copy gives.
 //!
-//! So every line is read and hashed twice (log and copy), split evenly between the threads,
-//! and no per-account table is kept. The lowest bad seq found wins; past a break in the chain
-//! nothing is checked.
+//! So every line is read twice (log and copy), hashed with SHA-256 once and fingerprinted
+//! twice, split evenly between the threads, and no per-account table is kept. The lowest bad
+//! seq found wins; past a break in the chain nothing is checked.
 
-use super::fingerprint::Fingerprint;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use super::fingerprint::Fingerprint;
 use super::*;
 
 /// Fewer events than this are checked on one thread.
@@ -186,21 +188,15 @@ struct LogPart {
     /// checks with `first_prev`).
     prev: Option<Hash>,
     first_prev: Option<[u8; 64]>,
-    /// The first half of the hash of every line checked, from `start` (a copy line with its
-    /// hashes, as format 2 kept them, must hash to its own stored hash in full and share this
-    /// half with the log's line: forging one takes a second preimage of 128 bits).
-    hashes: Vec<HalfHash>,
-    /// The fingerprint of every checked line's body, from `start`: a copy line in the copy
-    /// form (which is that body) must have the same.
-    prints: Vec<u128>,
+    /// What a copy line is checked against, for every line checked from `start`.
+    logged: Vec<Logged>,
     fingerprint: Fingerprint,
     /// Id entries of the lines checked, sorted once the scan ends.
     ids: Vec<[u8; ID_ENTRY]>,
-    /// The second half's hashes and sorted ids once joined: kept as they are rather than
-    /// copied onto this half's, which would hold both copies at once (at 5 M events ~200 MB
-    /// more at verify's peak with half hashes alone; more with the fingerprints).
-    joined_hashes: Vec<HalfHash>,
-    joined_prints: Vec<u128>,
+    /// The second half's `logged` and sorted ids once joined: kept as they are rather than
+    /// copied onto this half's, which would hold both copies at once (at 5 M events some
+    /// 200 MB more at verify's peak).
+    joined_logged: Vec<Logged>,
     joined_ids: Vec<[u8; ID_ENTRY]>,
     /// Seqs of merges that absorbed another account (their second copy).
     merges: Vec<u64>,
@@ -218,12 +214,10 @@ impl LogPart {
             problems: Problems::default(),
             prev,
             first_prev: None,
-            hashes: Vec::new(),
-            prints: Vec::new(),
+            logged: Vec::new(),
             fingerprint,
             ids: Vec::new(),
-            joined_hashes: Vec::new(),
-            joined_prints: Vec::new(),
+            joined_logged: Vec::new(),
             joined_ids: Vec::new(),
             merges: Vec::new(),
             names: Vec::new(),
@@ -331,8 +325,10 @@ impl LogPart {
         let Some(print) = self.fingerprint.of(&view.body_parts()) else {
             return self.break_at(seq, "line is longer than a block holds".into());
         };
-        self.prints.push(print);
-        self.hashes.push(half(&hash));
+        self.logged.push(Logged {
+            half: half(&hash),
+            print,
+        });
         self.prev = Some(hash);
     }
 
@@ -362,9 +358,8 @@ impl LogPart {
         if b.prev.is_some() {
             self.prev = b.prev;
         }
-        // `b` starts at this half's `next`: its hashes continue this half's by seq.
-        self.joined_hashes = b.hashes;
-        self.joined_prints = b.prints;
+        // `b` starts at this half's `next`: its lines continue this half's by seq.
+        self.joined_logged = b.logged;
         self.joined_ids = b.ids;
         self.merges.append(&mut b.merges);
         self.names.append(&mut b.names);
@@ -405,19 +400,18 @@ impl LogPart {
         }
     }
 
-    /// The first half of the hash and the body's fingerprint the log has at `seq` (a checked
-    /// seq).
-    fn logged(&self, seq: u64) -> Option<(HalfHash, u128)> {
+    /// What the log has at `seq` (a checked seq).
+    fn logged(&self, seq: u64) -> Option<&Logged> {
         let i = usize::try_from(seq.checked_sub(1)?).ok()?;
-        match i.checked_sub(self.hashes.len()) {
-            None => Some((*self.hashes.get(i)?, *self.prints.get(i)?)),
-            Some(j) => Some((*self.joined_hashes.get(j)?, *self.joined_prints.get(j)?)),
+        match i.checked_sub(self.logged.len()) {
+            None => self.logged.get(i),
+            Some(j) => self.joined_logged.get(j),
         }
     }
 
     /// Lines checked (both halves once joined).
     fn checked_lines(&self) -> usize {
-        self.hashes.len() + self.joined_hashes.len()
+        self.logged.len() + self.joined_logged.len()
     }
 
     /// Every checked line's id entry, in order: the two halves' sorted lists merged as read.
@@ -441,6 +435,18 @@ impl LogPart {
 }
 
 type HalfHash = [u8; 16];
+
+/// What the log keeps of a checked line for the copy check.
+#[derive(Clone, Copy)]
+struct Logged {
+    /// The first half of its hash: a copy line with its hashes, as format 2 kept them, must
+    /// hash to its own stored hash in full and share this half (forging one takes a second
+    /// preimage of 128 bits).
+    half: HalfHash,
+    /// The keyed fingerprint of its body: a copy line in the copy form (which is that body)
+    /// must have the same.
+    print: u128,
+}
 
 fn half(hash: &Hash) -> HalfHash {
     let mut h = [0; 16];
@@ -487,7 +493,7 @@ struct CopyRange {
     absorbed: Vec<u64>,
     fingerprint: Fingerprint,
     /// What the log has at the seqs of the chunk being read.
-    logged: Vec<Option<(HalfHash, u128)>>,
+    logged: Vec<Option<Logged>>,
 }
 
 /// One account's copy as it is read.
@@ -590,7 +596,7 @@ impl CopyRange {
         // (A buffer kept for its allocation; a chunk found wrong leaves it to the next.)
         let mut logged = std::mem::take(&mut self.logged);
         logged.clear();
-        logged.extend(views.iter().map(|v| log.logged(v.seq)));
+        logged.extend(views.iter().map(|v| log.logged(v.seq).copied()));
         for (view, logged) in views.iter().zip(&logged) {
             let seq = view.seq;
             if seq > upto {
@@ -601,12 +607,12 @@ impl CopyRange {
             // line in the copy form has the fingerprint of the log's body; one with its hashes
             // (format 2) hashes to its own stored hash, whose first half is the log's.
             let same = in_order
-                && logged.is_some_and(|(logged_half, logged_print)| {
+                && logged.is_some_and(|logged| {
                     if view.is_sealed() {
                         let hash = view.body_hash();
-                        half(&hash) == logged_half && hex_equals(&hash, view.hash_hex)
+                        half(&hash) == logged.half && hex_equals(&hash, view.hash_hex)
                     } else {
-                        self.fingerprint.of(&view.body_parts()) == Some(logged_print)
+                        self.fingerprint.of(&view.body_parts()) == Some(logged.print)
                     }
                 });
             if !same {
