@@ -69,6 +69,16 @@ fn all_events(store: &dyn Store) -> Vec<StoredEvent> {
     out
 }
 
+/// The seqs of what `account_events` gives for `name`.
+fn seqs_of(store: &dyn Store, name: &str) -> Vec<u64> {
+    store
+        .account_events(&account(name))
+        .unwrap()
+        .iter()
+        .map(|e| e.seq)
+        .collect()
+}
+
 fn verify_clean(store: &dyn Store) {
     let report = store.verify(&mut |_, _| {}).unwrap();
     assert_eq!(report.first_bad, None);
@@ -257,16 +267,8 @@ fn account_events_include_merges_that_absorbed_the_account() {
             ],
         )
         .unwrap();
-        let seqs = |name| -> Vec<u64> {
-            store
-                .account_events(&account(name))
-                .unwrap()
-                .iter()
-                .map(|e| e.seq)
-                .collect()
-        };
-        assert_eq!(seqs("fabrikam"), vec![1, 3]);
-        assert_eq!(seqs("contoso"), vec![2, 3]);
+        assert_eq!(seqs_of(store, "fabrikam"), vec![1, 3]);
+        assert_eq!(seqs_of(store, "contoso"), vec![2, 3]);
         // The merge is contoso's own event, not fabrikam's.
         assert_eq!(store.account_version(&account("fabrikam")).unwrap(), 1);
         assert_eq!(store.account_version(&account("contoso")).unwrap(), 2);
@@ -702,13 +704,7 @@ fn sled_recovery_finishes_an_interrupted_index_update() {
     let store = open(&path);
     verify_clean(&store);
     assert_eq!(store.get_by_id(&late_id).unwrap().unwrap().seq, 4);
-    let b: Vec<u64> = store
-        .account_events(&account("b"))
-        .unwrap()
-        .iter()
-        .map(|e| e.seq)
-        .collect();
-    assert_eq!(b, vec![2, 3, 4]);
+    assert_eq!(seqs_of(&store, "b"), vec![2, 3, 4]);
 }
 
 #[test]
@@ -1064,12 +1060,7 @@ fn verify_names_a_copy_line_moved_to_another_seq() {
     let dir = tempfile::tempdir().unwrap();
     let path = filled_store(dir.path(), 10);
     let store = open(&path);
-    let own: Vec<u64> = store
-        .account_events(&account("acct3"))
-        .unwrap()
-        .iter()
-        .map(|e| e.seq)
-        .collect();
+    let own = seqs_of(&store, "acct3");
     let other = (1..=store.head().unwrap().seq)
         .find(|s| !own.contains(s))
         .unwrap();
