@@ -547,7 +547,7 @@ fn sled_stream_copies_spilled_to_scratch_files_equal_the_memory_store() {
 }
 
 #[test]
-fn sled_opens_a_format_1_store_and_marks_it_format_3() {
+fn sled_opens_a_format_1_store_and_marks_it_format_4() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("db");
     let lines = {
@@ -567,13 +567,94 @@ fn sled_opens_a_format_1_store_and_marks_it_format_3() {
     let meta = store.raw_db().open_tree("meta").unwrap();
     assert_eq!(
         meta.get(b"format").unwrap().unwrap().as_ref(),
-        b"partner-ledger/3"
+        b"partner-ledger/4"
     );
     let back: Vec<Vec<u8>> = all_events(&store)
         .iter()
         .map(|e| e.to_line().into_bytes())
         .collect();
     assert_eq!(back, lines);
+    verify_clean(&store);
+}
+
+/// A format-3 store packed its copies with zstd. Its chunks are read and checked as they are;
+/// an account's last chunk, once extended, is written with LZ4 like every new chunk.
+#[test]
+fn sled_reads_format_3_copies_packed_with_zstd_and_packs_extended_ones_with_lz4() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = filled_store(dir.path(), 10);
+    let names: Vec<String> = (0..9).map(|i| format!("acct{i}")).collect();
+    let packing = |store: &SledStore, name: &str| -> Vec<u8> {
+        let streams = store.raw_db().open_tree("streams").unwrap();
+        streams
+            .scan_prefix(format!("{name}\0").as_bytes())
+            .map(|kv| kv.unwrap().1[8])
+            .collect()
+    };
+    let expected = {
+        let store = open(&path);
+        assert!(packing(&store, "acct3")
+            .iter()
+            .all(|&p| p == raw::PACKED_LZ4));
+        let streams = store.raw_db().open_tree("streams").unwrap();
+        for kv in streams.iter() {
+            let (key, value) = kv.unwrap();
+            let lines = raw::decode_block(&value[8..]).unwrap();
+            let mut copy = value[..8].to_vec();
+            copy.extend(raw::encode_zstd_block(&lines));
+            streams.insert(key, copy).unwrap();
+        }
+        let meta = store.raw_db().open_tree("meta").unwrap();
+        meta.insert(b"format", &b"partner-ledger/3"[..]).unwrap();
+        store.raw_db().flush().unwrap();
+        streams_of(&store, &names)
+    };
+
+    let store = open(&path);
+    let meta = store.raw_db().open_tree("meta").unwrap();
+    assert_eq!(
+        meta.get(b"format").unwrap().unwrap().as_ref(),
+        b"partner-ledger/4"
+    );
+    assert!(packing(&store, "acct3")
+        .iter()
+        .all(|&p| p == raw::PACKED_ZSTD));
+    assert_eq!(streams_of(&store, &names), expected);
+    verify_clean(&store);
+    let first = seqs_of(&store, "acct3")[0];
+    drop((meta, store));
+
+    // A changed line in a zstd chunk is named.
+    let (seq, message) = damaged(&path, |store| {
+        let (key, value) = first_copy_chunk(store, "acct3");
+        let mut lines = raw::decode_block(&value[8..]).unwrap();
+        change_date_under_hash(&mut lines[0]);
+        let mut copy = value[..8].to_vec();
+        copy.extend(raw::encode_zstd_block(&lines));
+        let streams = store.raw_db().open_tree("streams").unwrap();
+        streams.insert(key, copy).unwrap();
+    });
+    assert_eq!(seq, first, "{message}");
+    assert!(message.contains("stream copy of acct3"), "{message}");
+
+    let store = open(&path);
+    append(&store, vec![verified("acct3"), verified("acct3")]).unwrap();
+    let acct3 = packing(&store, "acct3");
+    assert_eq!(acct3.last(), Some(&raw::PACKED_LZ4), "the extended chunk");
+    assert!(
+        acct3[..acct3.len() - 1]
+            .iter()
+            .all(|&p| p == raw::PACKED_ZSTD),
+        "full chunks before it are left as they are: {acct3:?}"
+    );
+    assert!(packing(&store, "acct4")
+        .iter()
+        .all(|&p| p == raw::PACKED_ZSTD));
+    let now = streams_of(&store, &names);
+    let before = expected[3].len();
+    assert_eq!(now[3].len(), before + 2);
+    assert_eq!(now[3][..before], expected[3][..], "the lines read before");
+    assert_eq!(now[4], expected[4]);
     verify_clean(&store);
 }
 
@@ -616,7 +697,7 @@ fn sled_reads_format_2_copies_with_hashes_and_rewrites_them_in_the_copy_form() {
     let meta = store.raw_db().open_tree("meta").unwrap();
     assert_eq!(
         meta.get(b"format").unwrap().unwrap().as_ref(),
-        b"partner-ledger/3"
+        b"partner-ledger/4"
     );
     assert_eq!(streams_of(&store, &names), expected);
     verify_clean(&store);
