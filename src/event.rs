@@ -1344,7 +1344,7 @@ pub fn chain_hash(prev: &Hash, canonical: &str) -> Hash {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     #[test]
@@ -1498,6 +1498,16 @@ mod tests {
         }
     }
 
+    /// A xorshift generator: the same numbers for the same (non-zero) seed.
+    pub(crate) fn xorshift(mut state: u64) -> impl FnMut() -> u64 {
+        move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        }
+    }
+
     /// The plain reading of a hex hash, digit by digit: what `parse_hex` must agree with.
     fn hex_digit_by_digit(s: &[u8]) -> Option<Hash> {
         if s.len() != 64 {
@@ -1517,13 +1527,7 @@ mod tests {
 
     #[test]
     fn hex_read_eight_digits_at_a_time_agrees_with_digit_by_digit_for_every_byte_anywhere() {
-        let mut state = 0x2545_F491_4F6C_DD1D_u64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = xorshift(0x2545_F491_4F6C_DD1D);
         for _ in 0..200 {
             let h: Hash = std::array::from_fn(|_| next() as u8);
             let good = hex(&h).into_bytes();
@@ -1545,13 +1549,7 @@ mod tests {
 
     #[test]
     fn hex_written_eight_digits_at_a_time_agrees_with_format() {
-        let mut state = 0x9E37_79B9_7F4A_7C15_u64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = xorshift(0x9E37_79B9_7F4A_7C15);
         let mut cases: Vec<Hash> = (0..=255u8).map(|b| [b; 32]).collect();
         cases.extend((0..500).map(|_| std::array::from_fn(|_| next() as u8)));
         for h in cases {

@@ -321,13 +321,7 @@ mod tests {
 
     #[test]
     fn hex_equals_agrees_with_reading_the_hex() {
-        let mut x = 0x9E37_79B9_7F4A_7C15_u64;
-        let mut next = move || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut next = crate::event::tests::xorshift(0x9E37_79B9_7F4A_7C15);
         for round in 0..200 {
             let mut hash = ZERO_HASH;
             hash.iter_mut().for_each(|b| *b = next() as u8);

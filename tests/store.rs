@@ -558,17 +558,11 @@ fn sled_opens_a_format_1_store_and_marks_it_format_4() {
         let (key, value) = events.iter().next().unwrap().unwrap();
         let lines = raw::decode_block(&value).unwrap();
         events.insert(key, raw::encode_block(&lines)).unwrap();
-        let meta = store.raw_db().open_tree("meta").unwrap();
-        meta.insert(b"format", &b"partner-ledger/1"[..]).unwrap();
-        store.raw_db().flush().unwrap();
+        set_format(&store, b"partner-ledger/1");
         lines
     };
     let store = open(&path);
-    let meta = store.raw_db().open_tree("meta").unwrap();
-    assert_eq!(
-        meta.get(b"format").unwrap().unwrap().as_ref(),
-        b"partner-ledger/4"
-    );
+    assert_eq!(format_of(&store), b"partner-ledger/4");
     let back: Vec<Vec<u8>> = all_events(&store)
         .iter()
         .map(|e| e.to_line().into_bytes())
@@ -604,25 +598,19 @@ fn sled_reads_format_3_copies_packed_with_zstd_and_packs_extended_ones_with_lz4(
             copy.extend(raw::encode_zstd_block(&lines));
             streams.insert(key, copy).unwrap();
         }
-        let meta = store.raw_db().open_tree("meta").unwrap();
-        meta.insert(b"format", &b"partner-ledger/3"[..]).unwrap();
-        store.raw_db().flush().unwrap();
+        set_format(&store, b"partner-ledger/3");
         streams_of(&store, &names)
     };
 
     let store = open(&path);
-    let meta = store.raw_db().open_tree("meta").unwrap();
-    assert_eq!(
-        meta.get(b"format").unwrap().unwrap().as_ref(),
-        b"partner-ledger/4"
-    );
+    assert_eq!(format_of(&store), b"partner-ledger/4");
     assert!(packing(&store, "acct3")
         .iter()
         .all(|&p| p == raw::PACKED_ZSTD));
     assert_eq!(streams_of(&store, &names), expected);
     verify_clean(&store);
     let first = seqs_of(&store, "acct3")[0];
-    drop((meta, store));
+    drop(store);
 
     // A changed line in a zstd chunk is named.
     let (seq, message) = damaged(&path, |store| {
@@ -687,18 +675,12 @@ fn sled_reads_format_2_copies_with_hashes_and_rewrites_them_in_the_copy_form() {
                 .collect();
             put_copy_chunk(&store, &key, &value, &sealed);
         }
-        let meta = store.raw_db().open_tree("meta").unwrap();
-        meta.insert(b"format", &b"partner-ledger/2"[..]).unwrap();
-        store.raw_db().flush().unwrap();
+        set_format(&store, b"partner-ledger/2");
         streams_of(&store, &names)
     };
 
     let store = open(&path);
-    let meta = store.raw_db().open_tree("meta").unwrap();
-    assert_eq!(
-        meta.get(b"format").unwrap().unwrap().as_ref(),
-        b"partner-ledger/4"
-    );
+    assert_eq!(format_of(&store), b"partner-ledger/4");
     assert_eq!(streams_of(&store, &names), expected);
     verify_clean(&store);
     let chunks = |store: &SledStore, name: &str| -> Vec<Vec<Vec<u8>>> {
@@ -712,7 +694,7 @@ fn sled_reads_format_2_copies_with_hashes_and_rewrites_them_in_the_copy_form() {
     let first = LineView::parse(&old[0][0])
         .expect("a line with its hashes")
         .seq;
-    drop((meta, store));
+    drop(store);
 
     // A changed body, and a right body under a changed hash member, are named.
     let (seq, message) = damaged(&path, |store| {
@@ -1329,6 +1311,18 @@ fn rewrite_first_copy_chunk(store: &SledStore, name: &str, change: impl FnOnce(&
     let mut lines = raw::decode_block(&value[8..]).unwrap();
     change(&mut lines);
     put_copy_chunk(store, &key, &value, &lines);
+}
+
+/// Marks the store with another format, as an older program left it.
+fn set_format(store: &SledStore, format: &[u8]) {
+    let meta = store.raw_db().open_tree("meta").unwrap();
+    meta.insert(b"format", format).unwrap();
+    store.raw_db().flush().unwrap();
+}
+
+fn format_of(store: &SledStore) -> Vec<u8> {
+    let meta = store.raw_db().open_tree("meta").unwrap();
+    meta.get(b"format").unwrap().unwrap().to_vec()
 }
 
 /// Stores `lines` (unpacked) as the copy chunk at `key`, with the last-seq header of the
