@@ -128,6 +128,23 @@ pub(crate) fn number(digits: &[u8]) -> Option<u64> {
     })
 }
 
+/// The version of a stored or copy-form line that is `account`'s own event, read from its
+/// first member and its last alone; None for another account's line (or another shape). For a
+/// line known to be the log's (`verify` matches a copy line to the log by its fingerprint
+/// first), this is what reading its whole envelope gives.
+pub(crate) fn own_version(line: &[u8], account: &[u8]) -> Option<u64> {
+    let rest = line
+        .strip_prefix(b"{\"account\":\"")?
+        .strip_prefix(account)?;
+    if rest.first() != Some(&b'"') {
+        return None;
+    }
+    let members = line.strip_suffix(b"}")?;
+    let digits = members.iter().rposition(|c| !c.is_ascii_digit())? + 1;
+    members[..digits].strip_suffix(b",\"version\":")?;
+    number(&members[digits..])
+}
+
 impl<'a> LineView<'a> {
     /// The envelope, or None when the line does not have the stored form.
     pub fn parse(line: &'a [u8]) -> Option<LineView<'a>> {
@@ -417,8 +434,39 @@ mod tests {
             assert_eq!(read.event, stored.event);
             assert_eq!((read.seq, read.version), (stored.seq, stored.version));
             assert_eq!((read.prev_hash, read.hash), (ZERO_HASH, ZERO_HASH));
+
+            // Its own account's version, from the first and last members alone.
+            let name = view.account.as_bytes();
+            for form in [line.as_bytes(), &copy[..]] {
+                assert_eq!(own_version(form, name), Some(view.version));
+                assert_eq!(own_version(form, &name[..name.len() - 1]), None);
+                assert_eq!(own_version(form, &[name, b"0"].concat()), None);
+                assert_eq!(own_version(form, b"other"), None);
+                assert_eq!(own_version(&form[..form.len() - 1], name), None);
+            }
         }
         assert_eq!(types.len(), 15, "every event type is covered: {types:?}");
+    }
+
+    #[test]
+    fn own_version_reads_only_a_canonical_version_member() {
+        let line = |end: &str| format!("{{\"account\":\"a\",\"data\":{{}},{end}");
+        let cases = [
+            ("\"type\":\"x\",\"version\":7}", Some(7)),
+            ("\"version\":18446744073709551615}", Some(u64::MAX)),
+            ("\"version\":18446744073709551616}", None),
+            ("\"version\":07}", None),
+            ("\"version\":}", None),
+            ("\"version\":7", None),
+            ("\"versions\":7}", None),
+            ("\"version\":7 }", None),
+            ("\"version\":-7}", None),
+        ];
+        for (end, expected) in cases {
+            assert_eq!(own_version(line(end).as_bytes(), b"a"), expected, "{end}");
+        }
+        assert_eq!(own_version(b"", b"a"), None);
+        assert_eq!(own_version(b"{\"account\":\"a\"", b"a"), None);
     }
 
     #[test]

@@ -1390,6 +1390,48 @@ fn verify_on_two_threads_names_the_first_damage_in_either_half() {
     assert!(message.contains("missing"), "{message}");
 }
 
+/// verify matches copy lines to the log by the seqs the account index lists, and reads each
+/// line's envelope from the first that does not match on: an index listing another account's
+/// event, or its own events out of order, is named where the list and the copy first differ
+/// (at the lower seq of the two); a version out of step in a line the log holds likewise.
+#[test]
+fn verify_names_an_account_index_that_lists_other_events_than_the_copy() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = filled_store(dir.path(), 10);
+    let store = open(&path);
+    let (mine, theirs) = (seqs_of(&store, "acct3"), seqs_of(&store, "acct4"));
+    drop(store);
+    let list_of = |seqs: &[u64]| -> Vec<u8> { seqs.iter().flat_map(|s| s.to_be_bytes()).collect() };
+    let with_list = |seqs: Vec<u64>| {
+        damaged(&path, move |s| {
+            let index = s.raw_db().open_tree("index").unwrap();
+            index.insert(b"aacct3", list_of(&seqs)).unwrap();
+        })
+    };
+
+    let mut other = mine.clone();
+    other[2] = theirs[1];
+    let (bad, message) = with_list(other);
+    assert_eq!(bad, mine[2].min(theirs[1]), "{message}");
+    assert!(
+        message.contains("account index of acct3 is wrong"),
+        "{message}"
+    );
+
+    let mut swapped = mine.clone();
+    swapped.swap(1, 2);
+    let (bad, message) = with_list(swapped);
+    assert_eq!(bad, mine[1], "{message}");
+    assert!(
+        message.contains("account index of acct3 is wrong"),
+        "{message}"
+    );
+
+    // The whole list shifted by one: every line differs from the log at its listed seq.
+    let (bad, message) = with_list(mine[1..].to_vec());
+    assert_eq!(bad, mine[0], "{message}");
+}
+
 #[test]
 fn verify_on_two_threads_checks_copies_and_indexes_in_both_name_ranges() {
     let dir = tempfile::tempdir().unwrap();
