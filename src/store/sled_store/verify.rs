@@ -11,7 +11,10 @@
 //!    when it hashes to its own stored hash, whose half the log has); an account's copy holds its own lines with
 //!    versions counting 1, 2, 3… and the merges that absorbed it, in seq order; together the
 //!    copies hold every seq once as its account's line (a bitmap) and every merge once more
-//!    (a list). The account index must equal the list each copy gives.
+//!    (a list). The account index must equal the list each copy gives. A copy is first walked
+//!    against its index list, line by line without reading envelopes (the fingerprint at the
+//!    listed seq, then the account and version from the line's ends); from the first line
+//!    that does not fit so, each line's envelope is read (`CopyRange::matched_lines`).
 //!
 //! So every line is read twice (log and copy), hashed with SHA-256 once and fingerprinted
 //! twice, split evenly between the threads, and no per-account table is kept. The lowest bad
