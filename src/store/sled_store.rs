@@ -593,20 +593,20 @@ fn id_entry(id: &Uuid, seq: u64) -> [u8; ID_ENTRY] {
 }
 
 /// What a stored line at `seq` must be, as `verify` and `log` check it: it reads as a stored
-/// line, carries its seq, links to `prev` (the hash of the line before, when known) and hashes
-/// to its stored hash. The hash covers the exact stored bytes (less the two hash members), so
-/// a line that passes is byte for byte the line that was sealed. Returns its envelope and hash,
-/// or what is wrong.
+/// line, carries its seq, links to `prev_hex` (the hash of the line before as hex, when known:
+/// the text of that line's own `hash`, once it has passed) and hashes to its stored hash. The
+/// hash covers the exact stored bytes (less the two hash members), so a line that passes is
+/// byte for byte the line that was sealed. Returns its envelope and hash, or what is wrong.
 fn sealed_line<'a>(
     seq: u64,
     line: &'a [u8],
-    prev: Option<&Hash>,
+    prev_hex: Option<&[u8; 64]>,
 ) -> Result<(LineView<'a>, Hash), String> {
     let view = LineView::parse(line).ok_or("stored line does not have the stored form")?;
     if view.seq != seq {
         return Err(format!("holds seq {} instead", view.seq));
     }
-    if prev.is_some_and(|p| !hex_equals(p, view.prev_hash_hex)) {
+    if prev_hex.is_some_and(|p| p.as_slice() != view.prev_hash_hex) {
         return Err("prev_hash does not link to the previous event".into());
     }
     let hash = view.body_hash();
@@ -1041,11 +1041,11 @@ impl SledStore {
         visit: &mut dyn FnMut(&[u8]) -> bool,
     ) -> Result<(), StoreError> {
         let from = from_seq.max(1);
-        let mut prev = (from == 1).then_some(ZERO_HASH);
+        let mut prev_hex = (from == 1).then(|| crate::event::hex_digits(&ZERO_HASH));
         self.scan_lines(from, self.visible_head().seq, &mut |seq, line| {
-            let (_, hash) =
-                sealed_line(seq, line, prev.as_ref()).map_err(|m| self.corrupt(seq, m))?;
-            prev = Some(hash);
+            let (view, _) =
+                sealed_line(seq, line, prev_hex.as_ref()).map_err(|m| self.corrupt(seq, m))?;
+            prev_hex = view.hash_hex.try_into().ok();
             Ok(visit(line))
         })
     }

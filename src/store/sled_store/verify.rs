@@ -189,8 +189,10 @@ struct LogPart {
     broken: bool,
     problems: Problems,
     /// The hash of the line before (None at the start of a second half, which the join
-    /// checks with `first_prev`).
+    /// checks with `first_prev`), and as hex: the text of that line's `hash`, which a line's
+    /// `prev_hash` must equal.
     prev: Option<Hash>,
+    prev_hex: Option<[u8; 64]>,
     first_prev: Option<[u8; 64]>,
     /// What a copy line is checked against, for every line checked from `start`.
     logged: Vec<Logged>,
@@ -217,6 +219,7 @@ impl LogPart {
             broken: false,
             problems: Problems::default(),
             prev,
+            prev_hex: prev.map(|h| crate::event::hex_digits(&h)),
             first_prev: None,
             logged: Vec::new(),
             fingerprint,
@@ -296,7 +299,7 @@ impl LogPart {
         if seq > head {
             return self.break_at(seq, format!("stored beyond the committed head {head}"));
         }
-        let (view, hash) = match sealed_line(seq, line, self.prev.as_ref()) {
+        let (view, hash) = match sealed_line(seq, line, self.prev_hex.as_ref()) {
             Ok(checked) => checked,
             Err(message) => return self.break_at(seq, message),
         };
@@ -333,6 +336,7 @@ impl LogPart {
             print,
         });
         self.prev = Some(hash);
+        self.prev_hex = view.hash_hex.try_into().ok();
     }
 
     /// Joins the second half `b` (which starts where this half's blocks end) onto this one;
@@ -360,6 +364,7 @@ impl LogPart {
         self.broken = b.broken;
         if b.prev.is_some() {
             self.prev = b.prev;
+            self.prev_hex = b.prev_hex;
         }
         // `b` starts at this half's `next`: its lines continue this half's by seq.
         self.joined_logged = b.logged;
