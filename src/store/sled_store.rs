@@ -2569,6 +2569,32 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_stored_line_links_to_the_hash_text_of_the_line_before() {
+        let line = br#"{"account":"adventure-works-0000387","data":{"fee":{"amount":"515.00","currency":"USD"},"offer":"action_pack"},"date":"2023-01-01","hash":"914b100ab64c1e9e6f080d018aaf802b3302343a6df194bb3deb2c41c9eea268","id":"ec9d66f1-b035-4bfa-9f6e-431722829299","prev_hash":"9ca41076db0b0c667cda88c23cd68fddf03a223c0d4edc4db9203a433e7ba64f","recorded_at":"2023-01-01T08:00:01.000000Z","seq":2,"type":"membership_purchased","version":2}"#;
+        let prev = *b"9ca41076db0b0c667cda88c23cd68fddf03a223c0d4edc4db9203a433e7ba64f";
+        let (view, hash) = sealed_line(2, line, Some(&prev)).unwrap();
+        assert!(hex_equals(&hash, view.hash_hex));
+        assert!(sealed_line(2, line, None).is_ok(), "nothing to link to");
+        let unlinked = "prev_hash does not link to the previous event";
+        let mut other = prev;
+        other[63] = b'e';
+        assert_eq!(
+            sealed_line(2, line, Some(&other)).err().as_deref(),
+            Some(unlinked)
+        );
+        let mut upper = prev;
+        upper.make_ascii_uppercase();
+        assert_eq!(
+            sealed_line(2, line, Some(&upper)).err().as_deref(),
+            Some(unlinked)
+        );
+        assert_eq!(
+            sealed_line(3, line, Some(&prev)).err().as_deref(),
+            Some("holds seq 2 instead")
+        );
+    }
+
+    #[test]
     fn block_round_trip_and_damage() {
         let lines = vec![b"one".to_vec(), b"".to_vec(), b"three".to_vec()];
         let v = raw::encode_block(&lines);
