@@ -577,7 +577,7 @@ fn sled_opens_a_format_1_store_and_marks_it_format_4() {
 fn sled_reads_format_3_copies_packed_with_zstd_and_packs_extended_ones_with_lz4() {
     let dir = tempfile::tempdir().unwrap();
     let path = filled_store(dir.path(), 10);
-    let names: Vec<String> = (0..9).map(|i| format!("acct{i}")).collect();
+    let names = filled_names();
     let packing = |store: &SledStore, name: &str| -> Vec<u8> {
         let streams = store.raw_db().open_tree("streams").unwrap();
         streams
@@ -594,9 +594,7 @@ fn sled_reads_format_3_copies_packed_with_zstd_and_packs_extended_ones_with_lz4(
         for kv in streams.iter() {
             let (key, value) = kv.unwrap();
             let lines = raw::decode_block(&value[8..]).unwrap();
-            let mut copy = value[..8].to_vec();
-            copy.extend(raw::encode_zstd_block(&lines));
-            streams.insert(key, copy).unwrap();
+            put_copy_block(&store, &key, &value, raw::encode_zstd_block(&lines));
         }
         set_format(&store, b"partner-ledger/3");
         streams_of(&store, &names)
@@ -617,10 +615,7 @@ fn sled_reads_format_3_copies_packed_with_zstd_and_packs_extended_ones_with_lz4(
         let (key, value) = first_copy_chunk(store, "acct3");
         let mut lines = raw::decode_block(&value[8..]).unwrap();
         change_date_under_hash(&mut lines[0]);
-        let mut copy = value[..8].to_vec();
-        copy.extend(raw::encode_zstd_block(&lines));
-        let streams = store.raw_db().open_tree("streams").unwrap();
-        streams.insert(key, copy).unwrap();
+        put_copy_block(store, &key, &value, raw::encode_zstd_block(&lines));
     });
     assert_eq!(seq, first, "{message}");
     assert!(message.contains("stream copy of acct3"), "{message}");
@@ -654,7 +649,7 @@ fn sled_reads_format_2_copies_with_hashes_and_rewrites_them_in_the_copy_form() {
     use partner_ledger::line::LineView;
     let dir = tempfile::tempdir().unwrap();
     let path = filled_store(dir.path(), 10);
-    let names: Vec<String> = (0..9).map(|i| format!("acct{i}")).collect();
+    let names = filled_names();
     let expected = {
         let store = open(&path);
         let log: std::collections::HashMap<u64, Vec<u8>> = all_events(&store)
@@ -842,6 +837,11 @@ fn filled_store(dir: &Path, batches: usize) -> std::path::PathBuf {
         append(&store, events).unwrap();
     }
     path
+}
+
+/// The accounts `filled_store` appends to.
+fn filled_names() -> Vec<String> {
+    (0..9).map(|i| format!("acct{i}")).collect()
 }
 
 /// All blocks as (first seq, lines).
@@ -1328,8 +1328,14 @@ fn format_of(store: &SledStore) -> Vec<u8> {
 /// Stores `lines` (unpacked) as the copy chunk at `key`, with the last-seq header of the
 /// chunk's `old` value.
 fn put_copy_chunk(store: &SledStore, key: &[u8], old: &[u8], lines: &[Vec<u8>]) {
+    put_copy_block(store, key, old, raw::encode_block(lines));
+}
+
+/// Stores `block` (a block value) as the copy chunk at `key`, with the last-seq header of the
+/// chunk's `old` value.
+fn put_copy_block(store: &SledStore, key: &[u8], old: &[u8], block: Vec<u8>) {
     let mut copy = old[..8].to_vec();
-    copy.extend(raw::encode_block(lines));
+    copy.extend(block);
     let streams = store.raw_db().open_tree("streams").unwrap();
     streams.insert(key, copy).unwrap();
 }

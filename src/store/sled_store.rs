@@ -309,13 +309,11 @@ fn pack(raw: Vec<u8>, packing: Packing) -> Vec<u8> {
 
 /// An LZ4-packed block: its stated size (within the limit), then the LZ4 block of it.
 fn unpack_lz4(frame: &[u8]) -> Result<Vec<u8>, String> {
-    let (Some(size), Some(block)) = (frame.get(..4).and_then(read_u32), frame.get(4..)) else {
+    let size = frame.get(..4).and_then(read_u32).map(|n| n as usize);
+    let size = size.filter(|&n| n <= MAX_UNPACKED_BYTES);
+    let (Some(size), Some(block)) = (size, frame.get(4..)) else {
         return Err("packed block has no valid size".into());
     };
-    let size = size as usize;
-    if size > MAX_UNPACKED_BYTES {
-        return Err("packed block has no valid size".into());
-    }
     let mut out = vec![0; size];
     let n = lz4_flex::block::decompress_into(block, &mut out)
         .map_err(|e| format!("packed block does not unpack: {e}"))?;

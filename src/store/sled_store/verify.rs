@@ -8,13 +8,14 @@
 //! 2. The copies, in two ranges of account names (one per thread), each merged in name order
 //!    with the account index; the id index on a third task. A copy line is the log's line when
 //!    its body has the fingerprint the log's has at its seq (a format-2 line with its hashes:
-//!    when it hashes to its own stored hash, whose half the log has); an account's copy holds its own lines with
-//!    versions counting 1, 2, 3… and the merges that absorbed it, in seq order; together the
-//!    copies hold every seq once as its account's line (a bitmap) and every merge once more
-//!    (a list). The account index must equal the list each copy gives. A copy is first walked
-//!    against its index list, line by line without reading envelopes (the fingerprint at the
-//!    listed seq, then the account and version from the line's ends); from the first line
-//!    that does not fit so, each line's envelope is read (`CopyRange::matched_lines`).
+//!    when it hashes to its own stored hash, whose half the log has); an account's copy holds
+//!    its own lines with versions counting 1, 2, 3… and the merges that absorbed it, in seq
+//!    order; together the copies hold every seq once as its account's line (a bitmap) and
+//!    every merge once more (a list). The account index must equal the list each copy gives.
+//!    A copy is first walked against its index list, line by line without reading envelopes
+//!    (the fingerprint at the listed seq, then the account and version from the line's ends);
+//!    from the first line that does not fit so, each line's envelope is read
+//!    (`CopyRange::matched_lines`).
 //!
 //! So every line is read twice (log and copy), hashed with SHA-256 once and fingerprinted
 //! twice, split evenly between the threads, and no per-account table is kept. The lowest bad
@@ -555,6 +556,13 @@ struct CopyRead {
     wrong: Option<&'static str>,
 }
 
+impl CopyRead {
+    /// Whether a line at `seq` comes after the lines read so far (a copy is in seq order).
+    fn comes_after(&self, seq: u64) -> bool {
+        self.entries.last().is_none_or(|&e| e & !MERGE_FLAG < seq)
+    }
+}
+
 impl CopyRange {
     /// Reads the copies of the names in `[from, to)` with their account-index entries: lines
     /// and entries up to `upto` (the log is checked through `checked`).
@@ -657,7 +665,7 @@ impl CopyRange {
             if seq > upto {
                 continue;
             }
-            let in_order = copy.entries.last().is_none_or(|&e| e & !MERGE_FLAG < seq);
+            let in_order = copy.comes_after(seq);
             // The log's line at this seq, byte for byte (and so its account and version): a
             // line in the copy form has the fingerprint of the log's body; one with its hashes
             // (format 2) hashes to its own stored hash, whose first half is the log's.
@@ -683,10 +691,7 @@ impl CopyRange {
                     );
                     self.problems.note(seq, message);
                 }
-                copy.entries.push(seq);
-                if let Some(word) = self.held.get_mut((seq / 64) as usize) {
-                    *word |= 1 << (seq % 64);
-                }
+                self.hold_own(copy, seq);
             } else if view.absorbed().map(str::as_bytes) == Some(copy.name.as_slice()) {
                 copy.entries.push(seq | MERGE_FLAG);
                 self.absorbed.push(seq);
@@ -715,24 +720,25 @@ impl CopyRange {
         log: &LogPart,
         upto: u64,
     ) -> usize {
-        let (Some(at), Some(stored)) = (copy.matched, copy.stored.as_ref()) else {
+        // (A handle on the list: sled shares a value of this size rather than copying it.)
+        let (Some(at), Some(stored)) = (copy.matched, copy.stored.clone()) else {
             return 0;
         };
         let listed = stored.get(at.saturating_mul(8)..).unwrap_or_default();
-        let seqs: Vec<u64> = decode_entries(listed).take(block.len()).collect();
+        let seqs = || decode_entries(listed).take(block.len());
         // What the log has at each seq, looked up together (as `read_chunk` does).
         let mut logged = std::mem::take(&mut self.logged);
         logged.clear();
-        logged.extend(seqs.iter().map(|&seq| match seq {
+        logged.extend(seqs().map(|seq| match seq {
             s if s & MERGE_FLAG != 0 || s > upto => None,
             s => log.logged(s).copied(),
         }));
         let mut matched = 0;
-        for (i, (&seq, logged)) in seqs.iter().zip(&logged).enumerate() {
+        for (i, (seq, logged)) in seqs().zip(&logged).enumerate() {
             let Some((logged, line)) = logged.as_ref().zip(block.line(i)) else {
                 break;
             };
-            let in_order = copy.entries.last().is_none_or(|&e| e & !MERGE_FLAG < seq);
+            let in_order = copy.comes_after(seq);
             let same = in_order
                 && self.fingerprint.of(&[line]) == Some(logged.print)
                 && own_version(line, &copy.name) == Some(copy.version + 1);
@@ -740,15 +746,20 @@ impl CopyRange {
                 break;
             }
             copy.version += 1;
-            copy.entries.push(seq);
-            if let Some(word) = self.held.get_mut((seq / 64) as usize) {
-                *word |= 1 << (seq % 64);
-            }
+            self.hold_own(copy, seq);
             matched += 1;
         }
         self.logged = logged;
         copy.matched = (matched == block.len()).then_some(at + matched);
         matched
+    }
+
+    /// `seq` is the next of the copy's own lines: an entry of its list, held by its copy.
+    fn hold_own(&mut self, copy: &mut CopyRead, seq: u64) {
+        copy.entries.push(seq);
+        if let Some(word) = self.held.get_mut((seq / 64) as usize) {
+            *word |= 1 << (seq % 64);
+        }
     }
 
     /// Advances the account index to `name`: the lists of the names before it have no copy
@@ -1006,13 +1017,7 @@ mod tests {
 
     #[test]
     fn id_entries_sort_in_runs_as_their_bytes_do() {
-        let mut x: u64 = 0x2545_F491_4F6C_DD1D;
-        let mut next = move || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut next = crate::event::tests::xorshift(0x2545_F491_4F6C_DD1D);
         // Random ids, ids sharing a first byte (one run), few first bytes, equal ids.
         let first_bytes: [fn(u64) -> u8; 4] =
             [|r| r as u8, |_| 0x7f, |r| (r % 3) as u8 * 100, |_| 0];
