@@ -6,7 +6,9 @@
 //! R29) → seal (seq, version, hash chain) → stage in the store's batch. One call commits all
 //! or nothing; after a rejected event the rest is checked as if it were absent.
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeSet, VecDeque};
+
+use foldhash::{HashMap, HashMapExt};
 
 use uuid::Uuid;
 

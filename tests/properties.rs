@@ -407,7 +407,7 @@ fn log_lines(store: &dyn Store) -> Vec<String> {
 /// Raw streams straight from the log, not from the store's account index: each account's own
 /// events and the merges that absorbed it, in seq order.
 fn raw_from_log(store: &dyn Store) -> StreamMap {
-    let mut raw = StreamMap::new();
+    let mut raw = StreamMap::default();
     store
         .scan(1, &mut |e| {
             if let Body::AccountsMerged(m) = &e.event.body {

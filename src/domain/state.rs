@@ -3,7 +3,9 @@
 //! every handler checks everything before it changes anything, so a rejected event leaves the
 //! state as it was (that is what lets append validation fold incrementally).
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
+
+use foldhash::HashMap;
 use std::fmt;
 
 use uuid::Uuid;

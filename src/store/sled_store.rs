@@ -9,7 +9,9 @@
 
 use std::borrow::Cow;
 use std::cell::RefCell;
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::VecDeque;
+
+use foldhash::{HashMap, HashMapExt, HashSet};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -1899,7 +1901,7 @@ impl IndexDelta {
 /// hash is keyed at random per batch, so ids chosen to collide cannot slow it down.
 #[derive(Default)]
 struct IdSlots {
-    keys: std::collections::hash_map::RandomState,
+    keys: foldhash::fast::RandomState,
     /// 0 = empty, else position + 1.
     slots: Vec<u32>,
     used: usize,
