@@ -1051,11 +1051,13 @@ pub struct StoredEvent {
 /// A sealed event together with its stored line, made only by [`StoredEvent::seal_line`]:
 /// the line is the event's canonical stored form, and the hash it carries was computed over
 /// that same text less its two hash members (what `verify` recomputes). Whoever holds one
-/// needs neither to serialise the event again nor to re-check its hash.
+/// needs neither to serialise the event again nor to re-check its hash. That hashed text is
+/// kept too: it is the line's copy form (`line.rs`), what a stream copy stores.
 #[derive(Debug, Clone)]
 pub struct Sealed {
     event: StoredEvent,
     line: String,
+    copy: String,
 }
 
 impl Sealed {
@@ -1067,8 +1069,9 @@ impl Sealed {
         &self.line
     }
 
-    pub fn into_parts(self) -> (StoredEvent, String) {
-        (self.event, self.line)
+    /// The event, its stored line, and that line in the copy form.
+    pub fn into_parts(self) -> (StoredEvent, String, String) {
+        (self.event, self.line, self.copy)
     }
 }
 
@@ -1112,6 +1115,7 @@ impl StoredEvent {
                 hash,
             },
             line,
+            copy: body,
         }
     }
 

@@ -508,7 +508,8 @@ fn stream_key(prefix: &[u8], number: u32) -> Vec<u8> {
 
 /// A stored line in the copy form, as a stream chunk keeps it: less its two hash members
 /// (`line.rs`). A line not in the stored form is kept as it is: a copy line read back from a
-/// chunk being extended is already in the copy form (the lines a batch stages always read).
+/// chunk being extended is already in the copy form. A sealed event brings its copy form with
+/// it (`Sealed`); the lines recovery reads from the log are stripped here.
 fn copy_form(line: &[u8]) -> Cow<'_, [u8]> {
     match LineView::parse(line) {
         Some(view) => Cow::Owned(view.body_parts().concat()),
@@ -1295,7 +1296,7 @@ impl SledStore {
         let mut collector = StreamCollector::default();
         self.scan_lines(from, to, &mut |seq, line| {
             for owner in self.line_owners(seq, line)? {
-                collector.add(self, &owner, seq, line)?;
+                collector.add(self, &owner, seq, copy_form(line).into_owned())?;
             }
             Ok(true)
         })?;
@@ -1363,8 +1364,8 @@ impl SledStore {
             };
             let mut dirty = false;
             let already = last_seq;
+            // Pending lines are in the copy form already (`StreamCollector::add`).
             for (seq, line) in lines.into_iter().filter(|(seq, _)| *seq > already) {
-                let line = copy_form(&line);
                 if chunk.ends.len() >= STREAM_CHUNK_EVENTS
                     || chunk.data.len() + line.len() > STREAM_CHUNK_BYTES
                 {
@@ -1529,24 +1530,24 @@ impl Spill {
 }
 
 impl StreamCollector {
+    /// Takes a line for `owner`'s copy, in the copy form (`copy_form`).
     fn add(
         &mut self,
         store: &SledStore,
         owner: &Account,
         seq: u64,
-        line: &[u8],
+        line: Vec<u8>,
     ) -> Result<(), StoreError> {
         if let Some(spill) = &mut self.spill {
             return spill
-                .write(owner, seq, line)
+                .write(owner, seq, &line)
                 .map_err(|e| store.spill_error(e));
         }
         self.bytes += line.len() + owner.as_str().len() + 32;
         match self.pending.get_mut(owner) {
-            Some(lines) => lines.push((seq, line.to_vec())),
+            Some(lines) => lines.push((seq, line)),
             None => {
-                self.pending
-                    .insert(owner.clone(), vec![(seq, line.to_vec())]);
+                self.pending.insert(owner.clone(), vec![(seq, line)]);
             }
         }
         if self.bytes > store.spill_bytes.load(Ordering::Relaxed) {
@@ -2299,7 +2300,15 @@ impl SledBatch<'_> {
     }
 
     /// Stages an event whose links and hash are checked, with its stored line.
-    fn stage(&mut self, event: StoredEvent, line: String, current: u64) -> Result<(), StoreError> {
+    /// Stages an event with its stored line and that line's copy form (`copy_form`), which
+    /// the stream copies take as it is.
+    fn stage(
+        &mut self,
+        event: StoredEvent,
+        line: String,
+        copy: Vec<u8>,
+        current: u64,
+    ) -> Result<(), StoreError> {
         let account = &event.event.account;
         if line.len() > MAX_LINE_BYTES {
             return Err(StoreError::Sequence(format!(
@@ -2308,9 +2317,10 @@ impl SledBatch<'_> {
                 line.len()
             )));
         }
-        self.streams
-            .add(self.store, account, event.seq, line.as_bytes())?;
-        if let Some(absorbed) = absorbed_other(&event) {
+        let absorbed = absorbed_other(&event);
+        let absorbed_copy = absorbed.map(|_| copy.clone());
+        self.streams.add(self.store, account, event.seq, copy)?;
+        if let (Some(absorbed), Some(copy)) = (absorbed, absorbed_copy) {
             if !self.versions.contains_key(absorbed)
                 && !self.streams.pending.contains_key(absorbed)
                 && self
@@ -2321,8 +2331,7 @@ impl SledBatch<'_> {
                 // Only possible for an account never seen before; checked, not assumed.
                 self.streams.fresh.insert(absorbed.clone());
             }
-            self.streams
-                .add(self.store, absorbed, event.seq, line.as_bytes())?;
+            self.streams.add(self.store, absorbed, event.seq, copy)?;
         }
         self.block.push(event.seq, line.as_bytes());
         if self.block.is_full() {
@@ -2483,14 +2492,15 @@ impl AppendBatch for SledBatch<'_> {
         let line = event.to_line();
         let current = self.version_of(&event.event.account)?;
         check_continues(&event, self.last_seq, &self.last_hash, current, Some(&line))?;
-        self.stage(event, line, current)
+        let copy = copy_form(line.as_bytes()).into_owned();
+        self.stage(event, line, copy, current)
     }
 
     fn push_sealed(&mut self, sealed: Sealed) -> Result<(), StoreError> {
-        let (event, line) = sealed.into_parts();
+        let (event, line, copy) = sealed.into_parts();
         let current = self.version_of(&event.event.account)?;
         check_links(&event, self.last_seq, &self.last_hash, current)?;
-        self.stage(event, line, current)
+        self.stage(event, line, copy.into_bytes(), current)
     }
 
     fn staged(&self, seq: u64) -> Result<Option<StoredEvent>, StoreError> {
