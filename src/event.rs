@@ -844,13 +844,37 @@ impl Event {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InputEvent {
     pub id: Option<Uuid>,
-    pub account: Account,
-    pub date: Date,
+    account: Account,
+    date: Date,
     pub recorded_at: Option<Instant>,
     pub expected_version: Option<u64>,
-    pub body: Body,
+    body: Body,
     /// Present when the line is in the stored form (a `log` export being restored).
     pub stored: Option<StoredCheck>,
+    /// The start of the canonical stored form, `{"account":…,"data":…,"date":"…`, which
+    /// depends on these three fields only. Written by the thread that parses lines, so that
+    /// sealing, on the thread that appends, need not; the fields it is written from are
+    /// private so that it cannot go stale.
+    head: String,
+}
+
+/// An input's event with the ledger's id and recording time, ready to seal
+/// ([`InputEvent::into_event`]).
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    event: Event,
+    head: String,
+}
+
+impl Prepared {
+    pub fn event(&self) -> &Event {
+        &self.event
+    }
+
+    /// [`StoredEvent::seal_line`], with the body's start written already.
+    pub fn seal(self, seq: u64, version: u64, prev_hash: Hash) -> Sealed {
+        StoredEvent::seal_with(seq, version, self.event, prev_hash, Some(&self.head))
+    }
 }
 
 /// The stored-form fields of an input line; each must equal what the ledger assigns.
@@ -923,6 +947,8 @@ impl InputEvent {
         } else {
             None
         };
+        let mut head = String::with_capacity(256);
+        write_head(&mut head, &account, date, &body);
         Ok(InputEvent {
             id,
             account,
@@ -931,7 +957,34 @@ impl InputEvent {
             expected_version: raw.expected_version,
             body,
             stored,
+            head,
         })
+    }
+
+    pub fn account(&self) -> &Account {
+        &self.account
+    }
+
+    pub fn date(&self) -> Date {
+        self.date
+    }
+
+    pub fn body(&self) -> &Body {
+        &self.body
+    }
+
+    /// The event this line records, given the id and recording time the ledger settled on.
+    pub fn into_event(self, id: Uuid, recorded_at: Instant) -> Prepared {
+        Prepared {
+            event: Event {
+                id,
+                account: self.account,
+                date: self.date,
+                recorded_at,
+                body: self.body,
+            },
+            head: self.head,
+        }
     }
 }
 
@@ -1092,8 +1145,24 @@ impl StoredEvent {
     /// once, and the line is that body with the two hash members put in place (an import
     /// otherwise serialised each event twice and hashed it twice).
     pub fn seal_line(seq: u64, version: u64, event: Event, prev_hash: Hash) -> Sealed {
+        StoredEvent::seal_with(seq, version, event, prev_hash, None)
+    }
+
+    /// [`StoredEvent::seal_line`], given the body's start (`write_head`) when it is written.
+    fn seal_with(
+        seq: u64,
+        version: u64,
+        event: Event,
+        prev_hash: Hash,
+        head: Option<&str>,
+    ) -> Sealed {
         let mut body = String::with_capacity(512);
-        let [after_date, after_id] = write_canonical(&mut body, seq, version, &event, None);
+        if let Some(head) = head {
+            body.push_str(head);
+        } else {
+            write_head(&mut body, &event.account, event.date, &event.body);
+        }
+        let [after_date, after_id] = write_canonical_tail(&mut body, seq, version, &event, None);
         let prev_hex = hex_digits(&prev_hash);
         let hash = chain_hash_of_digits(&prev_hex, &body);
         let mut line = String::with_capacity(body.len() + 2 * (64 + 14));
@@ -1310,14 +1379,30 @@ fn write_canonical(
     e: &Event,
     hashes: Option<(&Hash, &Hash)>,
 ) -> [usize; 2] {
+    write_head(out, &e.account, e.date, &e.body);
+    write_canonical_tail(out, seq, version, e, hashes)
+}
+
+/// The canonical stored form up to the date's last digit: `{"account":…,"data":…,"date":"…`.
+fn write_head(out: &mut String, account: &Account, date: Date, body: &Body) {
+    out.push_str("{\"account\":\"");
+    out.push_str(account.as_str());
+    out.push_str("\",\"data\":");
+    out.push_str(&body.data_json());
+    out.push_str(",\"date\":\"");
+    push_date(out, date);
+}
+
+/// The rest of [`write_canonical`], after `write_head` wrote `e`'s head into `out`.
+fn write_canonical_tail(
+    out: &mut String,
+    seq: u64,
+    version: u64,
+    e: &Event,
+    hashes: Option<(&Hash, &Hash)>,
+) -> [usize; 2] {
     use std::fmt::Write as _;
     // Written piece by piece into one buffer: the temporaries of `write!` were most of it.
-    out.push_str("{\"account\":\"");
-    out.push_str(e.account.as_str());
-    out.push_str("\",\"data\":");
-    out.push_str(&e.body.data_json());
-    out.push_str(",\"date\":\"");
-    push_date(out, e.date);
     let after_date = out.len() + 1;
     if let Some((_, hash)) = hashes {
         out.push_str("\",\"hash\":\"");

@@ -450,7 +450,11 @@ impl<'a> Session<'a> {
                     continue;
                 }
             };
-            let what = Some((input.body.event_type(), input.account.clone(), input.date));
+            let what = Some((
+                input.body().event_type(),
+                input.account().clone(),
+                input.date(),
+            ));
             match self.accept(input, now)? {
                 Outcome::Appended => {}
                 Outcome::Present(seq) => self.report.already_present.push((line.line, seq)),
@@ -461,16 +465,16 @@ impl<'a> Session<'a> {
     }
 
     /// One line, checked and, if it passes, staged.
-    fn accept(&mut self, input: InputEvent, now: Instant) -> Result<Outcome, LedgerError> {
+    fn accept(&mut self, mut input: InputEvent, now: Instant) -> Result<Outcome, LedgerError> {
         let id = input.id.unwrap_or_else(Uuid::new_v4);
         // Idempotency by id: the same content is a no-op reporting the existing seq.
         if let Some(existing) = self.lookup(&id)? {
             let candidate = Event {
                 id,
-                account: input.account.clone(),
-                date: input.date,
+                account: input.account().clone(),
+                date: input.date(),
                 recorded_at: input.recorded_at.unwrap_or(existing.event.recorded_at),
-                body: input.body.clone(),
+                body: input.body().clone(),
             };
             if existing
                 .event
@@ -506,14 +510,14 @@ impl<'a> Session<'a> {
             }
             None => latest.map_or(now, |l| l.max(now)),
         };
-        let version = self.touch(&input.account)?.version;
+        let version = self.touch(input.account())?.version;
         if let Some(expected) = input.expected_version {
             if expected != version {
                 return Ok(Outcome::Rejected(
                     None,
                     format!(
                         "conflict: expected_version {expected}, but {} is at version {version}; read its history and retry",
-                        input.account
+                        input.account()
                     ),
                 ));
             }
@@ -523,22 +527,18 @@ impl<'a> Session<'a> {
                 None,
                 format!(
                     "{} holds {MAX_EVENTS_PER_ACCOUNT} events, the most one account may hold",
-                    input.account
+                    input.account()
                 ),
             ));
         }
         let recorded_at_given = input.recorded_at.is_some();
-        let event = Event {
-            id,
-            account: input.account,
-            date: input.date,
-            recorded_at,
-            body: input.body,
-        };
-        let sealed = StoredEvent::seal_line(self.head.seq + 1, version + 1, event, self.head.hash);
-        if let Some(problem) = input
-            .stored
-            .and_then(|check| stored_form_mismatch(&check, recorded_at_given, sealed.event()))
+        let stored = input.stored.take();
+        let sealed =
+            input
+                .into_event(id, recorded_at)
+                .seal(self.head.seq + 1, version + 1, self.head.hash);
+        if let Some(problem) =
+            stored.and_then(|check| stored_form_mismatch(&check, recorded_at_given, sealed.event()))
         {
             return Ok(Outcome::Rejected(None, problem));
         }

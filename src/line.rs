@@ -362,13 +362,8 @@ mod tests {
 
     fn event(line: &str) -> Event {
         let input = InputEvent::parse_line(line).unwrap();
-        Event {
-            id: input.id.unwrap(),
-            account: input.account,
-            date: input.date,
-            recorded_at: input.recorded_at.unwrap(),
-            body: input.body,
-        }
+        let (id, recorded_at) = (input.id.unwrap(), input.recorded_at.unwrap());
+        input.into_event(id, recorded_at).event().clone()
     }
 
     #[test]
@@ -386,11 +381,22 @@ mod tests {
             let stored = StoredEvent::seal(i as u64 + 1, *v, event.clone(), prev);
             // Sealing with the line gives the same event and exactly its stored line.
             let sealed = StoredEvent::seal_line(i as u64 + 1, *v, event, prev);
+            // So does sealing the parsed input, whose start the parsing wrote (what `append`
+            // seals), and the copy form it brings is the line less its hashes.
+            let parsed = InputEvent::parse_line(input).unwrap();
+            let (id, at) = (parsed.id.unwrap(), parsed.recorded_at.unwrap());
+            let (from_input, from_input_line, copy) = parsed
+                .into_event(id, at)
+                .seal(i as u64 + 1, *v, prev)
+                .into_parts();
             prev = stored.hash;
             let line = stored.to_line();
             assert_eq!(sealed.event(), &stored);
             assert_eq!(sealed.line(), line);
+            assert_eq!(from_input, stored);
+            assert_eq!(from_input_line, line);
             let view = LineView::parse(line.as_bytes()).expect(&line);
+            assert_eq!(copy.as_bytes(), view.body_parts().concat());
             assert_eq!(view.account, stored.event.account.as_str());
             assert_eq!(view.seq, stored.seq);
             assert_eq!(view.version, stored.version);
