@@ -327,7 +327,9 @@ impl LogPart {
             self.names.push(view.account.as_bytes().into());
         }
         if view.recorded_at > self.max_recorded_at.as_slice() {
-            self.max_recorded_at = view.recorded_at.to_vec();
+            // In place: recorded_at rises on nearly every line.
+            self.max_recorded_at.clear();
+            self.max_recorded_at.extend_from_slice(view.recorded_at);
         }
         let Some(print) = self.fingerprint.of(&view.body_parts()) else {
             return self.break_at(seq, "line is longer than a block holds".into());
@@ -610,11 +612,13 @@ impl CopyRange {
                     range.finish(done, upto);
                 }
                 let stored = range.index_list(store, name, &mut index, upto)?;
+                // As many entries as the index lists, when the copy agrees with it.
+                let listed = stored.as_ref().map_or(0, |s| s.len() / 8);
                 current = Some(CopyRead {
                     name: name.to_vec(),
                     matched: stored.as_ref().map(|_| 0),
                     stored,
-                    entries: Vec::new(),
+                    entries: Vec::with_capacity(listed),
                     version: 0,
                     wrong: None,
                 });
