@@ -1899,7 +1899,8 @@ impl IndexDelta {
 /// A hash table over the ids a batch staged, holding only positions into its
 /// `IndexDelta::ids` (pushed in seq order, one per event): 4 bytes per slot, at most half of
 /// the slots used, instead of a second copy of every id. Open addressing, linear probing; the
-/// hash is keyed at random per batch, so ids chosen to collide cannot slow it down.
+/// hash (foldhash) is seeded at random per batch, so ids chosen to collide would have to be
+/// chosen without knowing it: foldhash claims only that much resistance, not a keyed PRF's.
 #[derive(Default)]
 struct IdSlots {
     keys: foldhash::fast::RandomState,
