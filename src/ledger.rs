@@ -346,6 +346,10 @@ struct Session<'a> {
     touched: HashMap<Account, Touched>,
     /// Full raw streams of accounts linked by merges (few), kept for their frequent refolds.
     linked_streams: StreamMap,
+    /// The streams of a merge's two accounts as its validation read them, before the merge,
+    /// for `commit_to_session` to link: reading them back from the batch is ~20 unpacked
+    /// blocks an account (its events are spread over the log). Emptied by every validation.
+    merge_read: StreamMap,
     report: AppendReport,
 }
 
@@ -419,6 +423,7 @@ impl<'a> Session<'a> {
             head,
             touched: HashMap::new(),
             linked_streams: StreamMap::new(),
+            merge_read: StreamMap::new(),
             report: AppendReport::default(),
         })
     }
@@ -648,6 +653,7 @@ impl<'a> Session<'a> {
     /// accounts merged with it) still satisfies every rule with the event folded in at its
     /// business date.
     fn validate(&mut self, candidate: &StoredEvent) -> Result<Result<(), Violation>, LedgerError> {
+        self.merge_read.clear();
         let account = candidate.event.account.clone();
         let simple = !self.is_linked(&account)
             && !matches!(
@@ -691,6 +697,13 @@ impl<'a> Session<'a> {
         let mut roots = vec![root.clone()];
         roots.extend(joined.iter().cloned());
         let mut raw = self.closure_of(&roots, read)?;
+        if matches!(candidate.event.body, Body::AccountsMerged(_)) {
+            for a in &joined {
+                if let (false, Some(stream)) = (self.is_linked(a), raw.get(a)) {
+                    self.merge_read.insert(a.clone(), stream.clone());
+                }
+            }
+        }
         for a in &joined {
             raw.entry(a.clone()).or_default().push(candidate.clone());
         }
@@ -805,7 +818,10 @@ impl<'a> Session<'a> {
             concerned.push(m.absorbed.clone());
             for a in &concerned {
                 if !self.linked_streams.contains_key(a) {
-                    let stream = self.stream(a)?;
+                    let stream = match self.merge_read.remove(a) {
+                        Some(read) => read,
+                        None => self.stream(a)?,
+                    };
                     self.linked_streams.insert(a.clone(), stream);
                 }
             }
