@@ -1366,21 +1366,9 @@ fn body_map(seq: u64, version: u64, e: &Event) -> Map<String, Value> {
 /// type are ASCII without characters that JSON escapes.
 pub fn canonical_json(seq: u64, version: u64, e: &Event, hashes: Option<(&Hash, &Hash)>) -> String {
     let mut out = String::with_capacity(512);
-    write_canonical(&mut out, seq, version, e, hashes);
+    write_head(&mut out, &e.account, e.date, &e.body);
+    write_canonical_tail(&mut out, seq, version, e, hashes);
     out
-}
-
-/// Writes [`canonical_json`] into `out`, giving where the `date` member and the `id` member
-/// end (after their closing quotes): where the `hash` and `prev_hash` members go.
-fn write_canonical(
-    out: &mut String,
-    seq: u64,
-    version: u64,
-    e: &Event,
-    hashes: Option<(&Hash, &Hash)>,
-) -> [usize; 2] {
-    write_head(out, &e.account, e.date, &e.body);
-    write_canonical_tail(out, seq, version, e, hashes)
 }
 
 /// The canonical stored form up to the date's last digit: `{"account":…,"data":…,"date":"…`.
@@ -1393,7 +1381,9 @@ fn write_head(out: &mut String, account: &Account, date: Date, body: &Body) {
     push_date(out, date);
 }
 
-/// The rest of [`write_canonical`], after `write_head` wrote `e`'s head into `out`.
+/// The rest of [`canonical_json`] after `write_head` wrote `e`'s head into `out`, giving where
+/// the `date` member and the `id` member end (after their closing quotes): where the `hash`
+/// and `prev_hash` members go.
 fn write_canonical_tail(
     out: &mut String,
     seq: u64,
