@@ -2300,9 +2300,8 @@ impl SledBatch<'_> {
         Ok(entries.iter().filter(|e| *e & MERGE_FLAG == 0).count() as u64)
     }
 
-    /// Stages an event whose links and hash are checked, with its stored line.
-    /// Stages an event with its stored line and that line's copy form (`copy_form`), which
-    /// the stream copies take as it is.
+    /// Stages an event whose links and hash are checked, with its stored line and that line's
+    /// copy form (`copy_form`), which the stream copies take as it is.
     fn stage(
         &mut self,
         event: StoredEvent,
@@ -2318,10 +2317,10 @@ impl SledBatch<'_> {
                 line.len()
             )));
         }
-        let absorbed = absorbed_other(&event);
-        let absorbed_copy = absorbed.map(|_| copy.clone());
+        // A merge is in the absorbed account's copy too.
+        let absorbed = absorbed_other(&event).map(|a| (a, copy.clone()));
         self.streams.add(self.store, account, event.seq, copy)?;
-        if let (Some(absorbed), Some(copy)) = (absorbed, absorbed_copy) {
+        if let Some((absorbed, copy)) = absorbed {
             if !self.versions.contains_key(absorbed)
                 && !self.streams.pending.contains_key(absorbed)
                 && self
@@ -2719,16 +2718,11 @@ mod tests {
 
     /// Copy-form lines of seqs `first..` whose data is `n` bytes of noise (packs badly).
     fn copy_lines(first: u64, count: usize, n: usize) -> Vec<Vec<u8>> {
-        let mut x = 0x2545_F491_4F6C_DD1D_u64;
+        let mut next = crate::event::tests::xorshift(0x2545_F491_4F6C_DD1D);
         (0..count as u64)
             .map(|i| {
                 let noise: String = (0..n)
-                    .map(|_| {
-                        x ^= x << 13;
-                        x ^= x >> 7;
-                        x ^= x << 17;
-                        char::from(b'a' + (x % 26) as u8)
-                    })
+                    .map(|_| char::from(b'a' + (next() % 26) as u8))
                     .collect();
                 format!(
                     "{{\"account\":\"a\",\"data\":{{\"note\":\"{noise}\"}},\"date\":\"2024-01-01\",\"id\":\"7f3c2a9e-5b1d-4c6e-9a8f-0b1c2d3e4f50\",\"recorded_at\":\"2024-01-01T00:00:00.000000Z\",\"seq\":{},\"type\":\"x\",\"version\":{}}}",
