@@ -231,7 +231,9 @@ pub fn run(cli: Cli) -> Result<(), Exit> {
     match cli.command {
         Command::Append { files } => {
             let store = SledStore::open_for_appending(&cli.db).map_err(Exit::from)?;
-            append(&store, catalog, &files)
+            let appended = append(&store, catalog, &files)?;
+            store.close_appended(appended);
+            Ok(())
         }
         Command::State {
             account,
@@ -427,7 +429,8 @@ fn input_lines(files: &[PathBuf]) -> Result<impl Iterator<Item = SourcedLine> + 
     }))
 }
 
-fn append(store: &SledStore, catalog: Catalog, files: &[PathBuf]) -> Result<(), Exit> {
+/// Appends the files' events; returns how many were appended.
+fn append(store: &SledStore, catalog: Catalog, files: &[PathBuf]) -> Result<u64, Exit> {
     let ledger = Ledger::new(store, catalog);
     let total_bytes: u64 = files
         .iter()
@@ -470,7 +473,7 @@ fn append(store: &SledStore, catalog: Catalog, files: &[PathBuf]) -> Result<(), 
                 String::new()
             };
             let _ = writeln!(out, "{line}{present_note}");
-            Ok(())
+            Ok(report.appended)
         }
         Err(errors) => Err(print_rejections(&errors, "appended")),
     }

@@ -462,3 +462,42 @@ fn succeeds(cmd: &mut Command, what: &str) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// The names of sled's snapshot files in the store.
+fn snapshots(db: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(db)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("snap."))
+        .collect();
+    names.sort();
+    names
+}
+
+/// sled records where its pages are (a snapshot) only when it opens, replaying its log from
+/// the last record. A large append has it recorded before it ends, so the next command finds
+/// nothing to replay and writes no snapshot of its own.
+#[test]
+fn a_large_append_leaves_the_next_open_nothing_to_replay() {
+    let f = Fixture::new();
+    let out = f
+        .cmd()
+        .args(["gen", "--accounts", "1200", "--seed", "11"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let ledger = f.file("gen.jsonl", &out.stdout);
+    let (code, out, err) = f.append(&ledger);
+    assert_eq!(code, 0, "{err}");
+    let appended: u64 = out
+        .split_whitespace()
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(appended >= 20_000, "a large append: {out}");
+    let recorded = snapshots(&f.db);
+    assert!(!recorded.is_empty(), "the append recorded no snapshot");
+    succeeds(f.cmd().args(["report", "--as-of", "2025-06-30"]), "report");
+    succeeds(f.cmd().arg("verify"), "verify");
+    assert_eq!(snapshots(&f.db), recorded, "a reader replayed the log");
+}
