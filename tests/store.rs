@@ -1439,12 +1439,13 @@ fn verify_names_an_account_index_that_lists_other_events_than_the_copy() {
 }
 
 #[test]
-fn verify_on_two_threads_checks_copies_and_indexes_in_both_name_ranges() {
+fn verify_checks_copies_and_indexes_in_every_name_range() {
     let dir = tempfile::tempdir().unwrap();
     let path = large_store(dir.path());
     let store = open(&path);
-    // Accounts low and high in name order, and an absorbed one.
-    let names = ["acct003", "acct196", "gone097"];
+    // Accounts low, in the middle and high in name order (the copies are checked in ranges
+    // of names that two threads take in turn), and an absorbed one.
+    let names = ["acct003", "acct101", "acct196", "gone097"];
     let firsts: Vec<Vec<StoredEvent>> = names
         .iter()
         .map(|n| store.account_events(&account(n)).unwrap())

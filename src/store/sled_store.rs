@@ -212,6 +212,25 @@ impl<'a> Block<'a> {
             Some(&LZ4_FORMAT) => Cow::Owned(unpack_lz4(&value[1..])?),
             _ => Cow::Borrowed(value),
         };
+        Block::parse(raw)
+    }
+
+    /// As [`Block::decode`], unpacking an LZ4 block into `spare` (its allocation kept from one
+    /// block to the next) rather than into a fresh buffer. For a thread that reads many: each
+    /// fresh 16 KiB buffer took its malloc arena's lock, which another thread freeing sled's
+    /// pages into that arena held often enough to put both to sleep.
+    fn decode_reusing(value: &'a [u8], spare: &'a mut Vec<u8>) -> Result<Block<'a>, String> {
+        match value.first() {
+            Some(&LZ4_FORMAT) => {
+                unpack_lz4_into(&value[1..], spare)?;
+                Block::parse(Cow::Borrowed(spare.as_slice()))
+            }
+            _ => Block::decode(value),
+        }
+    }
+
+    /// An unpacked block: its header and offset table checked against its length.
+    fn parse(raw: Cow<'a, [u8]>) -> Result<Block<'a>, String> {
         let (Some(&BLOCK_FORMAT), Some(count)) = (raw.first(), raw.get(1..5).and_then(read_u32))
         else {
             return Err("block header is damaged".into());
@@ -315,18 +334,26 @@ fn pack(raw: Vec<u8>, packing: Packing) -> Vec<u8> {
 
 /// An LZ4-packed block: its stated size (within the limit), then the LZ4 block of it.
 fn unpack_lz4(frame: &[u8]) -> Result<Vec<u8>, String> {
+    let mut out = Vec::new();
+    unpack_lz4_into(frame, &mut out)?;
+    Ok(out)
+}
+
+/// [`unpack_lz4`] into `out` (what it held is replaced).
+fn unpack_lz4_into(frame: &[u8], out: &mut Vec<u8>) -> Result<(), String> {
     let size = frame.get(..4).and_then(read_u32).map(|n| n as usize);
     let size = size.filter(|&n| n <= MAX_UNPACKED_BYTES);
     let (Some(size), Some(block)) = (size, frame.get(4..)) else {
         return Err("packed block has no valid size".into());
     };
-    let mut out = vec![0; size];
-    let n = lz4_flex::block::decompress_into(block, &mut out)
+    out.clear();
+    out.resize(size, 0);
+    let n = lz4_flex::block::decompress_into(block, out)
         .map_err(|e| format!("packed block does not unpack: {e}"))?;
     if n != size {
         return Err("packed block unpacks to another size than it states".into());
     }
-    Ok(out)
+    Ok(())
 }
 
 fn unpack(frame: &[u8]) -> Result<Vec<u8>, String> {

@@ -5,23 +5,23 @@
 //!    are joined where they meet. What later steps need is kept: half of each line's hash and
 //!    a keyed fingerprint of its body (`fingerprint.rs`), its id entry, the seqs of merges, a
 //!    sample of account names.
-//! 2. The copies, in two ranges of account names (one per thread), each merged in name order
-//!    with the account index; the id index on a third task. A copy line is the log's line when
-//!    its body has the fingerprint the log's has at its seq (a format-2 line with its hashes:
-//!    when it hashes to its own stored hash, whose half the log has); an account's copy holds
-//!    its own lines with versions counting 1, 2, 3… and the merges that absorbed it, in seq
-//!    order; together the copies hold every seq once as its account's line (a bitmap) and
-//!    every merge once more (a list). The account index must equal the list each copy gives.
-//!    A copy is first walked against its index list, line by line without reading envelopes
-//!    (the fingerprint at the listed seq, then the account and version from the line's ends);
-//!    from the first line that does not fit so, each line's envelope is read
+//! 2. The copies, in 16 ranges of account names, each merged in name order with the account
+//!    index, and the id index: 17 tasks that the two threads take in turn. A copy line is the
+//!    log's line when its body has the fingerprint the log's has at its seq (a format-2 line
+//!    with its hashes: when it hashes to its own stored hash, whose half the log has); an
+//!    account's copy holds its own lines with versions counting 1, 2, 3… and the merges that
+//!    absorbed it, in seq order; together the copies hold every seq once as its account's line
+//!    (a bitmap) and every merge once more (a list). The account index must equal the list
+//!    each copy gives. A copy is first walked against its index list, line by line without
+//!    reading envelopes (the fingerprint at the listed seq, then the account and version from
+//!    the line's ends); from the first line that does not fit so, each line's envelope is read
 //!    (`CopyRange::matched_lines`).
 //!
 //! So every line is read twice (log and copy), hashed with SHA-256 once and fingerprinted
 //! twice, split evenly between the threads, and no per-account table is kept. The lowest bad
 //! seq found wins; past a break in the chain nothing is checked.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use super::fingerprint::Fingerprint;
 use super::*;
@@ -31,6 +31,10 @@ use crate::line::own_version;
 const SPLIT_FROM: u64 = 4096;
 /// One line in this many lends its account name to the sample that splits the copies.
 const SAMPLE_EVERY: u64 = 64;
+/// The copies are checked in this many ranges of account names, about even in lines, which
+/// the two threads take in turn: with two halves, one thread could end 5-10 % of the check
+/// before the other (their accounts differ in cost, and a third task shared the cores).
+const COPY_RANGES: usize = 16;
 
 pub(super) fn verify(
     store: &SledStore,
@@ -100,33 +104,53 @@ pub(super) fn verify(
     // of them (one beyond the head is damage too).
     let upto = if limit.is_some() { checked } else { u64::MAX };
 
-    // 2. The copies with the account index, and the id index.
-    let key = log.split_name();
-    let key = key.as_deref();
+    // 2. The copies with the account index, in ranges of account names, and the id index:
+    //    tasks that two threads take in turn, so that neither waits long for the other.
+    let bounds = log.split_names(COPY_RANGES);
+    let ranges = name_ranges(&bounds);
     let log = &log;
-    let (low, high, ids) = std::thread::scope(|scope| {
-        let high = key.map(|key| {
-            scope.spawn(move || {
-                let print = fingerprint.share();
-                CopyRange::check(store, log, print, checked, upto, Some(key), None)
-            })
-        });
-        let ids = scope.spawn(move || check_ids(store, log, upto));
-        let low = CopyRange::check(store, log, fingerprint.share(), checked, upto, None, key);
-        let failed = || store.corrupt(1, "the check of the indexes failed");
-        let high = high.map(|h| h.join().unwrap_or_else(|_| Err(failed())));
-        let ids = ids.join().unwrap_or_else(|_| Err(failed()));
-        (low, high.transpose(), ids)
+    let next = AtomicUsize::new(0);
+    let next = &next;
+    let ranges = &ranges;
+    let work = move || {
+        let mut copies = CopyRange::new(fingerprint.share(), checked);
+        let mut done = Vec::new();
+        loop {
+            // Task 0, the id index, first: the shortest, it should not be what is left.
+            let task = next.fetch_add(1, Ordering::Relaxed);
+            let result = match task.checked_sub(1).map(|i| ranges.get(i)) {
+                None => check_ids(store, log, upto).map(Some),
+                Some(Some(&(from, to))) => copies.check(store, log, upto, from, to).map(|()| None),
+                Some(None) => return (copies, done),
+            };
+            done.push((task, result));
+        }
+    };
+    let (mut copies, mut done) = std::thread::scope(|scope| {
+        let other = scope.spawn(work);
+        let (mut copies, mut done) = work();
+        match other.join() {
+            Ok((theirs, their_done)) => {
+                copies.absorb(theirs);
+                done.extend(their_done);
+            }
+            Err(_) => done.push((0, Err(store.corrupt(1, "the check of the indexes failed")))),
+        }
+        (copies, done)
     });
-    let mut copies = low?;
-    if let Some(high) = high? {
-        copies.absorb(high);
+    // The first failure in task order, as a check on one thread would meet it.
+    done.sort_by_key(|(task, _)| *task);
+    let mut id_problems = Problems::default();
+    for (_, result) in done {
+        if let Some(ids) = result? {
+            id_problems = ids;
+        }
     }
     // Coverage first: at the same seq, a copy that lacks a line explains an index that
     // disagrees with it.
     copies.check_coverage(store, log, checked, &mut problems)?;
     problems.merge(copies.problems.take());
-    problems.merge(ids?.take());
+    problems.merge(id_problems.take());
     check_marker(store, head.seq, &mut problems);
     Ok(VerifyReport {
         events: checked,
@@ -433,15 +457,23 @@ impl LogPart {
         }
     }
 
-    /// The median of the sampled account names: lines split evenly by name on either side.
-    fn split_name(&self) -> Option<Vec<u8>> {
-        if self.checked_lines() < SPLIT_FROM as usize || self.names.len() < 2 {
-            return None;
+    /// Account names that split the checked lines into about `parts` even ranges (fewer,
+    /// down to none, for few lines or names): quantiles of the sampled names, ascending and
+    /// distinct.
+    fn split_names(&self, parts: usize) -> Vec<Vec<u8>> {
+        if self.checked_lines() < SPLIT_FROM as usize || self.names.len() < parts {
+            return Vec::new();
         }
         let mut names: Vec<&[u8]> = self.names.iter().map(|n| &n[..]).collect();
-        let middle = names.len() / 2;
-        let (_, median, _) = names.select_nth_unstable(middle);
-        Some(median.to_vec())
+        names.sort_unstable();
+        let mut bounds: Vec<Vec<u8>> = Vec::with_capacity(parts);
+        for i in 1..parts {
+            let name = names[i * names.len() / parts];
+            if bounds.last().is_none_or(|b| b.as_slice() < name) {
+                bounds.push(name.to_vec());
+            }
+        }
+        bounds
     }
 }
 
@@ -531,7 +563,24 @@ impl<'a, T: Ord> Iterator for MergeSorted<'a, T> {
     }
 }
 
-/// What the copies of a range of account names showed.
+/// Account names from the first (None: the lowest) up to, not including, the second (None:
+/// no end).
+type NameRange<'a> = (Option<&'a [u8]>, Option<&'a [u8]>);
+
+/// The ranges of account names that `bounds` (ascending) cut: from the first name to the
+/// first bound, between bounds, and from the last bound on.
+fn name_ranges(bounds: &[Vec<u8>]) -> Vec<NameRange<'_>> {
+    let mut ranges = Vec::with_capacity(bounds.len() + 1);
+    let mut from = None;
+    for bound in bounds {
+        ranges.push((from, Some(bound.as_slice())));
+        from = Some(bound.as_slice());
+    }
+    ranges.push((from, None));
+    ranges
+}
+
+/// What the copies of some ranges of account names showed.
 struct CopyRange {
     problems: Problems,
     /// One bit per checked seq: held by its account's copy.
@@ -541,6 +590,8 @@ struct CopyRange {
     fingerprint: Fingerprint,
     /// What the log has at the seqs of the chunk being read.
     logged: Vec<Option<Logged>>,
+    /// The buffer a chunk is unpacked into.
+    spare: Vec<u8>,
 }
 
 /// One account's copy as it is read.
@@ -566,25 +617,30 @@ impl CopyRead {
 }
 
 impl CopyRange {
-    /// Reads the copies of the names in `[from, to)` with their account-index entries: lines
-    /// and entries up to `upto` (the log is checked through `checked`).
-    fn check(
-        store: &SledStore,
-        log: &LogPart,
-        fingerprint: Fingerprint,
-        checked: u64,
-        upto: u64,
-        from: Option<&[u8]>,
-        to: Option<&[u8]>,
-    ) -> Result<CopyRange, StoreError> {
+    /// Nothing read yet, for lines up to `checked`.
+    fn new(fingerprint: Fingerprint, checked: u64) -> CopyRange {
         let words = usize::try_from(checked / 64 + 1).unwrap_or(usize::MAX);
-        let mut range = CopyRange {
+        CopyRange {
             problems: Problems::default(),
             held: vec![0; words],
             absorbed: Vec::new(),
             fingerprint,
             logged: Vec::new(),
-        };
+            spare: Vec::new(),
+        }
+    }
+
+    /// Reads the copies of the names in `[from, to)` with their account-index entries: lines
+    /// and entries up to `upto` (the log is checked through `checked`, as `new` was told).
+    fn check(
+        &mut self,
+        store: &SledStore,
+        log: &LogPart,
+        upto: u64,
+        from: Option<&[u8]>,
+        to: Option<&[u8]>,
+    ) -> Result<(), StoreError> {
+        let range = self;
         let index_key = |name: Option<&[u8]>, last: u8| match name {
             Some(n) => [&[ACCOUNT_PREFIX][..], n].concat(),
             None => vec![last],
@@ -638,19 +694,25 @@ impl CopyRange {
         if damaged_keys {
             range.problems.note(1, "a stream key is damaged".into());
         }
-        Ok(range)
+        Ok(())
     }
 
     fn read_chunk(&mut self, copy: &mut CopyRead, value: &[u8], log: &LogPart, upto: u64) {
+        // (The buffer it unpacks into is kept from chunk to chunk.)
+        let mut spare = std::mem::take(&mut self.spare);
         let block = value
             .get(8..)
             .ok_or_else(String::new)
-            .and_then(Block::decode);
-        let Ok(block) = block else {
-            copy.wrong = Some("does not decode");
-            return;
-        };
-        let start = self.matched_lines(copy, &block, log, upto);
+            .and_then(|v| Block::decode_reusing(v, &mut spare));
+        match block {
+            Ok(block) => self.read_lines(copy, &block, log, upto),
+            Err(_) => copy.wrong = Some("does not decode"),
+        }
+        self.spare = spare;
+    }
+
+    fn read_lines(&mut self, copy: &mut CopyRead, block: &Block<'_>, log: &LogPart, upto: u64) {
+        let start = self.matched_lines(copy, block, log, upto);
         // The envelopes first (up to the first that does not read), then what the log has at
         // each of their seqs: reads at random places of tables larger than the caches, made
         // together so that they overlap instead of each waiting after a line's hashing, which
@@ -1070,5 +1132,50 @@ mod tests {
         by_bytes.sort_unstable();
         entries.sort_unstable_by_key(entry_order);
         assert_eq!(entries, by_bytes);
+    }
+
+    #[test]
+    fn name_ranges_hold_every_name_once_in_about_even_parts() {
+        let mut next = crate::event::tests::xorshift(0x5DEE_CE66_D1CE_4E5B);
+        // Many names, few names (repeated), and one name.
+        for distinct in [5000, 7, 1] {
+            let mut log = LogPart::new(1, Some(ZERO_HASH), Fingerprint::random());
+            let logged = Logged {
+                half: [0; 16],
+                print: 0,
+            };
+            log.logged = vec![logged; SPLIT_FROM as usize];
+            log.names = (0..2000)
+                .map(|_| format!("acct-{:05}", next() % distinct).into_bytes().into())
+                .collect();
+            let bounds = log.split_names(COPY_RANGES);
+            assert!(
+                bounds.windows(2).all(|w| w[0] < w[1]),
+                "ascending, distinct"
+            );
+            assert!(bounds.len() < COPY_RANGES);
+            let ranges = name_ranges(&bounds);
+            assert_eq!(ranges.len(), bounds.len() + 1);
+            let mut counts = vec![0usize; ranges.len()];
+            for name in &log.names {
+                let name = &name[..];
+                let holding: Vec<usize> = (0..ranges.len())
+                    .filter(|&r| {
+                        let (from, to) = ranges[r];
+                        from.is_none_or(|f| f <= name) && to.is_none_or(|t| name < t)
+                    })
+                    .collect();
+                assert_eq!(holding.len(), 1, "{name:?} in ranges {holding:?}");
+                counts[holding[0]] += 1;
+            }
+            if distinct == 5000 {
+                assert_eq!(ranges.len(), COPY_RANGES);
+                let even = log.names.len() / COPY_RANGES;
+                assert!(
+                    counts.iter().all(|&c| c > even / 2 && c < even * 2),
+                    "{counts:?}"
+                );
+            }
+        }
     }
 }
