@@ -1369,31 +1369,45 @@ fn drop_copy_line(store: &SledStore, name: &str, seq: u64) {
     panic!("no copy line {seq} under {name}");
 }
 
+/// verify checks the log in 16 runs that its two threads take in turn, each from the block
+/// holding an event evenly spaced by seq; damage on either side of where runs meet, and a
+/// block missing where one starts, is named at its seq.
 #[test]
-fn verify_on_two_threads_names_the_first_damage_in_either_half() {
+fn verify_names_the_first_damage_in_any_run_of_the_log() {
     let dir = tempfile::tempdir().unwrap();
     let path = large_store(dir.path());
     let store = open(&path);
     verify_clean(&store);
     let head = store.head().unwrap().seq;
-    // Where the second half starts: the block holding the middle event.
-    let split = block_start(&store, head / 2);
-    assert!(split > 1 && split < head);
+    // Where the second, the ninth and the last run start.
+    let starts: Vec<u64> = [1, 8, 15]
+        .iter()
+        .map(|i| block_start(&store, i * head / 16))
+        .collect();
+    assert!(starts
+        .windows(2)
+        .all(|w| 1 < w[0] && w[0] < w[1] && w[1] < head));
     drop(store);
 
-    for seq in [3, split - 1, split, split + 1, head - 2, head] {
+    let mut seqs = vec![3, head - 2, head];
+    for &start in &starts {
+        seqs.extend([start - 1, start, start + 1]);
+    }
+    for seq in seqs {
         let (bad, message) = damaged(&path, |s| flip_line(s, seq));
         assert_eq!(
             bad, seq,
-            "flipped seq {seq} (halves meet at {split}): {message}"
+            "flipped seq {seq} (runs start at {starts:?}): {message}"
         );
     }
-    let (bad, message) = damaged(&path, |s| {
-        let events = s.raw_db().open_tree(raw::EVENTS_TREE).unwrap();
-        events.remove(split.to_be_bytes()).unwrap();
-    });
-    assert_eq!(bad, split, "{message}");
-    assert!(message.contains("missing"), "{message}");
+    for start in starts {
+        let (bad, message) = damaged(&path, |s| {
+            let events = s.raw_db().open_tree(raw::EVENTS_TREE).unwrap();
+            events.remove(start.to_be_bytes()).unwrap();
+        });
+        assert_eq!(bad, start, "{message}");
+        assert!(message.contains("missing"), "{message}");
+    }
 }
 
 /// verify matches copy lines to the log by the seqs the account index lists, and reads each

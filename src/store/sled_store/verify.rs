@@ -29,6 +29,9 @@ use crate::line::own_version;
 
 /// Fewer events than this are checked on one thread.
 const SPLIT_FROM: u64 = 4096;
+/// The log is checked in this many runs of about even length, which the two threads take in
+/// turn: with two fixed halves, one thread could wait 25-50 ms at the end for the other.
+const LOG_RUNS: usize = 16;
 /// One line in this many lends its account name to the sample that splits the copies.
 const SAMPLE_EVERY: u64 = 64;
 /// The copies are checked in this many ranges of account names, about even in lines, which
@@ -48,53 +51,59 @@ pub(super) fn verify(
     });
 
     read_ahead(store);
-    // 1. The log.
+    // 1. The log, in runs that the two threads take in turn, joined in seq order.
     let fingerprint = Fingerprint::random();
     let fingerprint = &fingerprint;
-    let split = log_split(store, head.seq)?;
-    let counter = AtomicU64::new(0);
-    let done_b = &counter;
-    let (a, b) = std::thread::scope(|scope| {
-        let b = split.map(|start| {
-            scope.spawn(move || {
-                let mut part = LogPart::new(start, None, fingerprint.share());
-                let keys = store.events.range(seq_key(start)..);
-                let result = part.scan(store, deep, head.seq, keys, &mut |n| {
-                    done_b.store(n, Ordering::Relaxed)
-                });
-                result.map(|()| part)
-            })
-        });
-        let mut a = LogPart::new(1, Some(ZERO_HASH), fingerprint.share());
-        let scanned = match split {
-            Some(end) => a.scan(
-                store,
-                deep,
-                head.seq,
-                store.events.range(..seq_key(end)),
-                &mut |n| progress(n + done_b.load(Ordering::Relaxed), head.seq),
-            ),
-            None => a.scan(store, deep, head.seq, store.events.iter(), &mut |n| {
-                progress(n, head.seq)
-            }),
-        };
-        let b = b.map(|h| {
-            h.join()
-                .unwrap_or_else(|_| Err(store.corrupt(1, "the check of the log failed")))
-        });
-        (scanned.map(|()| a), b.transpose())
-    });
-    let mut a = a?;
-    let b = b?;
-    problems.merge(a.problems.take());
-    let limit = match b {
-        Some(mut b) => {
-            problems.merge(b.problems.take());
-            a.join(b, &mut problems)
+    let starts = run_starts(store, head.seq)?;
+    let starts = &starts;
+    let next_run = AtomicUsize::new(0);
+    let next_run = &next_run;
+    let lines_done = AtomicU64::new(0);
+    let lines_done = &lines_done;
+    let scan = move |tick: &mut dyn FnMut(u64)| {
+        let mut gathered = Gathered::new(fingerprint.share());
+        let mut runs = Vec::new();
+        loop {
+            let i = next_run.fetch_add(1, Ordering::Relaxed);
+            let Some(&start) = starts.get(i) else { break };
+            // The first run from the log's first block, whatever its key; the last to its end.
+            let blocks = match (i, starts.get(i + 1)) {
+                (0, Some(&end)) => store.events.range(..seq_key(end)),
+                (0, None) => store.events.iter(),
+                (_, Some(&end)) => store.events.range(seq_key(start)..seq_key(end)),
+                (_, None) => store.events.range(seq_key(start)..),
+            };
+            let prev = (i == 0).then_some(ZERO_HASH);
+            let mut run = LogRun::new(start, prev);
+            let result = run.scan(store, deep, head.seq, blocks, &mut gathered, &mut |n| {
+                tick(lines_done.fetch_add(n, Ordering::Relaxed) + n)
+            });
+            runs.push((i, result.map(|()| run)));
         }
-        None => a.end(&mut problems),
+        // Sorted here, on this thread; the id check merges the two threads' lists.
+        sort_ids(&mut gathered.ids);
+        (gathered, runs)
     };
-    let log = a;
+    let (mine, theirs) = std::thread::scope(|scope| {
+        let other = scope.spawn(move || scan(&mut |_| {}));
+        let mine = scan(&mut |n| progress(n, head.seq));
+        (mine, other.join())
+    });
+    let (mut gathered, mut runs) = mine;
+    let other = match theirs {
+        Ok((theirs, their_runs)) => {
+            runs.extend(their_runs);
+            Some(theirs)
+        }
+        Err(_) => return Err(store.corrupt(1, "the check of the log failed")),
+    };
+    // The first failure in seq order, as a scan on one thread would meet it.
+    runs.sort_by_key(|(i, _)| *i);
+    let runs = runs
+        .into_iter()
+        .map(|(_, run)| run)
+        .collect::<Result<Vec<LogRun>, StoreError>>()?;
+    let (log, limit) = Log::join(runs, &mut gathered, other, &mut problems);
     if limit.is_none() {
         log.check_end(&head, &mut problems);
     }
@@ -171,17 +180,27 @@ fn read_ahead(store: &SledStore) {
     let _ = store;
 }
 
-/// The seq where the second half of the log starts: the first seq of the block holding the
-/// middle event (None: too few events, or nothing to split).
-fn log_split(store: &SledStore, head: u64) -> Result<Option<u64>, StoreError> {
+/// Where the runs of the log start: the first seq of the blocks holding events evenly spaced
+/// by seq, `LOG_RUNS` of them (one run for a short log), ascending; the first is 1.
+fn run_starts(store: &SledStore, head: u64) -> Result<Vec<u64>, StoreError> {
+    let mut starts = vec![1];
     if head < SPLIT_FROM {
-        return Ok(None);
+        return Ok(starts);
     }
-    let Some(kv) = store.events.range(..=seq_key(head / 2)).next_back() else {
-        return Ok(None);
-    };
-    let (key, _) = kv.map_err(|e| store.engine(e))?;
-    Ok(read_u64(&key).filter(|&first| first > 1))
+    for i in 1..LOG_RUNS as u64 {
+        let Some(kv) = store
+            .events
+            .range(..=seq_key(i * head / LOG_RUNS as u64))
+            .next_back()
+        else {
+            continue;
+        };
+        let (key, _) = kv.map_err(|e| store.engine(e))?;
+        if let Some(first) = read_u64(&key).filter(|&f| starts.last().is_some_and(|&l| f > l)) {
+            starts.push(first);
+        }
+    }
+    Ok(starts)
 }
 
 /// The lowest bad seq seen, with what is wrong there (the first noted wins a tie).
@@ -207,28 +226,28 @@ impl Problems {
 }
 
 /// What a scan of a run of the log found.
-struct LogPart {
+struct LogRun {
     start: u64,
     /// Next seq expected; the scan stops at the first break of the chain.
     next: u64,
     broken: bool,
     problems: Problems,
-    /// The hash of the line before (None at the start of a second half, which the join
-    /// checks with `first_prev`), and as hex: the text of that line's `hash`, which a line's
-    /// `prev_hash` must equal.
+    /// The hash of the line before (None at the start of a run after the first, whose link
+    /// the join checks with `first_prev`), and as hex: the text of that line's `hash`, which
+    /// a line's `prev_hash` must equal.
     prev: Option<Hash>,
     prev_hex: Option<[u8; 64]>,
     first_prev: Option<[u8; 64]>,
     /// What a copy line is checked against, for every line checked from `start`.
     logged: Vec<Logged>,
+}
+
+/// What one thread's scans gathered, whichever runs it took: what later steps need that does
+/// not depend on seq order.
+struct Gathered {
     fingerprint: Fingerprint,
-    /// Id entries of the lines checked, sorted once the scan ends.
+    /// Id entries of the lines checked, sorted once the scans end.
     ids: Vec<[u8; ID_ENTRY]>,
-    /// The second half's `logged` and sorted ids once joined: kept as they are rather than
-    /// copied onto this half's, which would hold both copies at once (at 5 M events some
-    /// 200 MB more at verify's peak).
-    joined_logged: Vec<Logged>,
-    joined_ids: Vec<[u8; ID_ENTRY]>,
     /// Seqs of merges that absorbed another account (their second copy).
     merges: Vec<u64>,
     names: Vec<Box<[u8]>>,
@@ -236,9 +255,21 @@ struct LogPart {
     max_recorded_at: Vec<u8>,
 }
 
-impl LogPart {
-    fn new(start: u64, prev: Option<Hash>, fingerprint: Fingerprint) -> LogPart {
-        LogPart {
+impl Gathered {
+    fn new(fingerprint: Fingerprint) -> Gathered {
+        Gathered {
+            fingerprint,
+            ids: Vec::new(),
+            merges: Vec::new(),
+            names: Vec::new(),
+            max_recorded_at: Vec::new(),
+        }
+    }
+}
+
+impl LogRun {
+    fn new(start: u64, prev: Option<Hash>) -> LogRun {
+        LogRun {
             start,
             next: start,
             broken: false,
@@ -247,13 +278,6 @@ impl LogPart {
             prev_hex: prev.map(|h| crate::event::hex_digits(&h)),
             first_prev: None,
             logged: Vec::new(),
-            fingerprint,
-            ids: Vec::new(),
-            joined_logged: Vec::new(),
-            joined_ids: Vec::new(),
-            merges: Vec::new(),
-            names: Vec::new(),
-            max_recorded_at: Vec::new(),
         }
     }
 
@@ -263,28 +287,37 @@ impl LogPart {
         self.broken = true;
     }
 
+    /// Checks the run's blocks; `tick` hears how many lines each block added.
     fn scan(
         &mut self,
         store: &SledStore,
         deep: bool,
         head: u64,
         blocks: sled::Iter,
-        progress: &mut dyn FnMut(u64),
+        gathered: &mut Gathered,
+        tick: &mut dyn FnMut(u64),
     ) -> Result<(), StoreError> {
         for kv in blocks {
             let (key, value) = kv.map_err(|e| store.engine(e))?;
-            self.check_block(store, deep, head, &key, &value);
+            let before = self.next;
+            self.check_block(store, deep, head, &key, &value, gathered);
             if self.broken {
                 break;
             }
-            progress(self.next - self.start);
+            tick(self.next - before);
         }
-        // Sorted here, on this half's thread; the id check merges the halves.
-        sort_ids(&mut self.ids);
         Ok(())
     }
 
-    fn check_block(&mut self, store: &SledStore, deep: bool, head: u64, key: &[u8], value: &[u8]) {
+    fn check_block(
+        &mut self,
+        store: &SledStore,
+        deep: bool,
+        head: u64,
+        key: &[u8],
+        value: &[u8],
+        gathered: &mut Gathered,
+    ) {
         let next = self.next;
         let Some(first) = read_u64(key) else {
             return self.break_at(next, "a block key is damaged".into());
@@ -299,7 +332,7 @@ impl LogPart {
         for i in 0..block.len() {
             let seq = first + i as u64;
             match block.line(i) {
-                Some(line) => self.check_line(store, deep, head, seq, line),
+                Some(line) => self.check_line(store, deep, head, seq, line, gathered),
                 None => self.break_at(seq, "line bounds are damaged".into()),
             }
             if self.broken {
@@ -320,7 +353,15 @@ impl LogPart {
         self.break_at(next.min(first), format!("event {} {what}", next.min(first)));
     }
 
-    fn check_line(&mut self, store: &SledStore, deep: bool, head: u64, seq: u64, line: &[u8]) {
+    fn check_line(
+        &mut self,
+        store: &SledStore,
+        deep: bool,
+        head: u64,
+        seq: u64,
+        line: &[u8],
+        gathered: &mut Gathered,
+    ) {
         if seq > head {
             return self.break_at(seq, format!("stored beyond the committed head {head}"));
         }
@@ -329,7 +370,7 @@ impl LogPart {
             Err(message) => return self.break_at(seq, message),
         };
         if self.prev.is_none() {
-            // The first line of a second half: `join` checks its link.
+            // The first line of a run after the first: `Log::join` checks its link.
             self.first_prev = view.prev_hash_hex.try_into().ok();
         }
         if deep {
@@ -343,21 +384,21 @@ impl LogPart {
         let Some(id) = Uuid::try_parse_ascii(view.id).ok() else {
             return self.break_at(seq, "id does not decode".into());
         };
-        self.ids.push(id_entry(&id, seq));
-        if view.absorbed().is_some_and(|a| a != view.account) {
-            self.merges.push(seq);
-        }
-        if seq.is_multiple_of(SAMPLE_EVERY) {
-            self.names.push(view.account.as_bytes().into());
-        }
-        if view.recorded_at > self.max_recorded_at.as_slice() {
-            // In place: recorded_at rises on nearly every line.
-            self.max_recorded_at.clear();
-            self.max_recorded_at.extend_from_slice(view.recorded_at);
-        }
-        let Some(print) = self.fingerprint.of(&view.body_parts()) else {
+        let Some(print) = gathered.fingerprint.of(&view.body_parts()) else {
             return self.break_at(seq, "line is longer than a block holds".into());
         };
+        gathered.ids.push(id_entry(&id, seq));
+        if view.absorbed().is_some_and(|a| a != view.account) {
+            gathered.merges.push(seq);
+        }
+        if seq.is_multiple_of(SAMPLE_EVERY) {
+            gathered.names.push(view.account.as_bytes().into());
+        }
+        if view.recorded_at > gathered.max_recorded_at.as_slice() {
+            // In place: recorded_at rises on nearly every line.
+            gathered.max_recorded_at.clear();
+            gathered.max_recorded_at.extend_from_slice(view.recorded_at);
+        }
         self.logged.push(Logged {
             half: half(&hash),
             print,
@@ -365,49 +406,93 @@ impl LogPart {
         self.prev = Some(hash);
         self.prev_hex = view.hash_hex.try_into().ok();
     }
+}
 
-    /// Joins the second half `b` (which starts where this half's blocks end) onto this one;
-    /// returns the first seq not checked if the chain broke.
-    fn join(&mut self, mut b: LogPart, problems: &mut Problems) -> Option<u64> {
-        if self.broken {
-            return Some(self.next);
-        }
-        if self.next != b.start {
-            self.gap(b.start);
-            problems.merge(self.problems.take());
-            return Some(self.next.min(b.start));
-        }
-        let linked = match (&self.prev, &b.first_prev) {
-            (Some(prev), Some(hex)) => hex_equals(prev, hex),
-            // The second half holds nothing (its first line broke, or it is empty).
-            _ => true,
+/// The log as checked: its runs joined in seq order up to the first break in the chain, and
+/// what the two threads gathered.
+struct Log {
+    /// The runs checked, in seq order (each starts where the one before ended).
+    runs: Vec<LogRun>,
+    /// The first seq not checked.
+    next: u64,
+    /// The last line's hash.
+    prev: Option<Hash>,
+    /// The two threads' id entries, each sorted.
+    ids: [Vec<[u8; ID_ENTRY]>; 2],
+    /// Seqs of merges, ascending.
+    merges: Vec<u64>,
+    names: Vec<Box<[u8]>>,
+    max_recorded_at: Vec<u8>,
+}
+
+impl Log {
+    /// Joins the runs (in seq order) where each ends and the next starts, up to the first
+    /// that breaks the chain or does not link; notes every run's problems (the lowest seq
+    /// wins, so those past a break never show). Returns the log and the first seq not checked
+    /// if the chain broke.
+    fn join(
+        runs: Vec<LogRun>,
+        gathered: &mut Gathered,
+        other: Option<Gathered>,
+        problems: &mut Problems,
+    ) -> (Log, Option<u64>) {
+        let mut log = Log {
+            runs: Vec::with_capacity(runs.len()),
+            next: 1,
+            prev: None,
+            ids: [std::mem::take(&mut gathered.ids), Vec::new()],
+            merges: std::mem::take(&mut gathered.merges),
+            names: std::mem::take(&mut gathered.names),
+            max_recorded_at: std::mem::take(&mut gathered.max_recorded_at),
         };
-        if !linked {
-            let message = "prev_hash does not link to the previous event".to_string();
-            problems.note(b.start, message);
-            return Some(b.start);
+        if let Some(mut other) = other {
+            log.ids[1] = other.ids;
+            log.merges.append(&mut other.merges);
+            log.merges.sort_unstable();
+            log.names.append(&mut other.names);
+            if other.max_recorded_at > log.max_recorded_at {
+                log.max_recorded_at = other.max_recorded_at;
+            }
         }
-        self.next = b.next;
-        self.broken = b.broken;
-        if b.prev.is_some() {
-            self.prev = b.prev;
-            self.prev_hex = b.prev_hex;
+        let mut limit = None;
+        for mut run in runs {
+            problems.merge(run.problems.take());
+            if limit.is_some() {
+                continue;
+            }
+            if log.next != run.start {
+                let first = log.next.min(run.start);
+                let what = if run.start > log.next {
+                    "is missing"
+                } else {
+                    "is stored twice"
+                };
+                problems.note(first, format!("event {first} {what}"));
+                limit = Some(first);
+                continue;
+            }
+            let linked = match (&log.prev, &run.first_prev) {
+                (Some(prev), Some(hex)) => hex_equals(prev, hex),
+                // The run holds nothing (its first line broke, or it is empty), or it is the
+                // first, whose first line links to the zero hash itself.
+                _ => true,
+            };
+            if !linked {
+                let message = "prev_hash does not link to the previous event".to_string();
+                problems.note(run.start, message);
+                limit = Some(run.start);
+                continue;
+            }
+            log.next = run.next;
+            if run.prev.is_some() {
+                log.prev = run.prev;
+            }
+            if run.broken {
+                limit = Some(run.next);
+            }
+            log.runs.push(run);
         }
-        // `b` starts at this half's `next`: its lines continue this half's by seq.
-        self.joined_logged = b.logged;
-        self.joined_ids = b.ids;
-        self.merges.append(&mut b.merges);
-        self.names.append(&mut b.names);
-        if b.max_recorded_at > self.max_recorded_at {
-            self.max_recorded_at = b.max_recorded_at;
-        }
-        self.end(problems)
-    }
-
-    /// The first seq not checked, if the chain broke.
-    fn end(&mut self, problems: &mut Problems) -> Option<u64> {
-        problems.merge(self.problems.take());
-        self.broken.then_some(self.next)
+        (log, limit)
     }
 
     fn last_seq(&self) -> u64 {
@@ -437,44 +522,47 @@ impl LogPart {
 
     /// What the log has at `seq` (a checked seq).
     fn logged(&self, seq: u64) -> Option<&Logged> {
-        let i = usize::try_from(seq.checked_sub(1)?).ok()?;
-        match i.checked_sub(self.logged.len()) {
-            None => self.logged.get(i),
-            Some(j) => self.joined_logged.get(j),
-        }
+        let r = self.runs.partition_point(|run| run.start <= seq);
+        let run = self.runs.get(r.checked_sub(1)?)?;
+        run.logged.get(usize::try_from(seq - run.start).ok()?)
     }
 
-    /// Lines checked (both halves once joined).
+    /// Lines checked.
     fn checked_lines(&self) -> usize {
-        self.logged.len() + self.joined_logged.len()
+        self.runs.iter().map(|run| run.logged.len()).sum()
     }
 
-    /// Every checked line's id entry, in order: the two halves' sorted lists merged as read.
+    /// Every checked line's id entry, in order: the two threads' sorted lists merged as read.
     fn sorted_ids(&self) -> MergeSorted<'_, [u8; ID_ENTRY]> {
         MergeSorted {
-            a: &self.ids,
-            b: &self.joined_ids,
+            a: &self.ids[0],
+            b: &self.ids[1],
         }
     }
 
-    /// Account names that split the checked lines into about `parts` even ranges (fewer,
-    /// down to none, for few lines or names): quantiles of the sampled names, ascending and
-    /// distinct.
+    /// Account names that split the checked lines into about `parts` even ranges.
     fn split_names(&self, parts: usize) -> Vec<Vec<u8>> {
-        if self.checked_lines() < SPLIT_FROM as usize || self.names.len() < parts {
-            return Vec::new();
-        }
-        let mut names: Vec<&[u8]> = self.names.iter().map(|n| &n[..]).collect();
-        names.sort_unstable();
-        let mut bounds: Vec<Vec<u8>> = Vec::with_capacity(parts);
-        for i in 1..parts {
-            let name = names[i * names.len() / parts];
-            if bounds.last().is_none_or(|b| b.as_slice() < name) {
-                bounds.push(name.to_vec());
-            }
-        }
-        bounds
+        split_names(&self.names, self.checked_lines(), parts)
     }
+}
+
+/// Names that split lines into about `parts` even ranges, from a sample of the lines' account
+/// names (fewer, down to none, for few lines or names): quantiles of the sample, ascending and
+/// distinct.
+fn split_names(names: &[Box<[u8]>], lines: usize, parts: usize) -> Vec<Vec<u8>> {
+    if lines < SPLIT_FROM as usize || names.len() < parts {
+        return Vec::new();
+    }
+    let mut names: Vec<&[u8]> = names.iter().map(|n| &n[..]).collect();
+    names.sort_unstable();
+    let mut bounds: Vec<Vec<u8>> = Vec::with_capacity(parts);
+    for i in 1..parts {
+        let name = names[i * names.len() / parts];
+        if bounds.last().is_none_or(|b| b.as_slice() < name) {
+            bounds.push(name.to_vec());
+        }
+    }
+    bounds
 }
 
 type HalfHash = [u8; 16];
@@ -635,7 +723,7 @@ impl CopyRange {
     fn check(
         &mut self,
         store: &SledStore,
-        log: &LogPart,
+        log: &Log,
         upto: u64,
         from: Option<&[u8]>,
         to: Option<&[u8]>,
@@ -697,7 +785,7 @@ impl CopyRange {
         Ok(())
     }
 
-    fn read_chunk(&mut self, copy: &mut CopyRead, value: &[u8], log: &LogPart, upto: u64) {
+    fn read_chunk(&mut self, copy: &mut CopyRead, value: &[u8], log: &Log, upto: u64) {
         // (The buffer it unpacks into is kept from chunk to chunk.)
         let mut spare = std::mem::take(&mut self.spare);
         let block = value
@@ -711,7 +799,7 @@ impl CopyRange {
         self.spare = spare;
     }
 
-    fn read_lines(&mut self, copy: &mut CopyRead, block: &Block<'_>, log: &LogPart, upto: u64) {
+    fn read_lines(&mut self, copy: &mut CopyRead, block: &Block<'_>, log: &Log, upto: u64) {
         let start = self.matched_lines(copy, block, log, upto);
         // The envelopes first (up to the first that does not read), then what the log has at
         // each of their seqs: reads at random places of tables larger than the caches, made
@@ -783,7 +871,7 @@ impl CopyRange {
         &mut self,
         copy: &mut CopyRead,
         block: &Block<'_>,
-        log: &LogPart,
+        log: &Log,
         upto: u64,
     ) -> usize {
         // (A handle on the list: sled shares a value of this size rather than copying it.)
@@ -919,7 +1007,7 @@ impl CopyRange {
     fn check_coverage(
         &mut self,
         store: &SledStore,
-        log: &LogPart,
+        log: &Log,
         checked: u64,
         problems: &mut Problems,
     ) -> Result<(), StoreError> {
@@ -990,7 +1078,7 @@ fn with_line(
 /// entries the events call for (sorted) and the stored buckets (in key order, each sorted:
 /// together sorted by uuid) are merged in one pass; the first difference is named at the
 /// lower seq involved.
-fn check_ids(store: &SledStore, log: &LogPart, upto: u64) -> Result<Problems, StoreError> {
+fn check_ids(store: &SledStore, log: &Log, upto: u64) -> Result<Problems, StoreError> {
     let seq_of = |e: &[u8]| read_u64(&e[16..]).unwrap_or(1);
     let mut want = log
         .sorted_ids()
@@ -1139,16 +1227,11 @@ mod tests {
         let mut next = crate::event::tests::xorshift(0x5DEE_CE66_D1CE_4E5B);
         // Many names, few names (repeated), and one name.
         for distinct in [5000, 7, 1] {
-            let mut log = LogPart::new(1, Some(ZERO_HASH), Fingerprint::random());
-            let logged = Logged {
-                half: [0; 16],
-                print: 0,
-            };
-            log.logged = vec![logged; SPLIT_FROM as usize];
-            log.names = (0..2000)
+            let names: Vec<Box<[u8]>> = (0..2000)
                 .map(|_| format!("acct-{:05}", next() % distinct).into_bytes().into())
                 .collect();
-            let bounds = log.split_names(COPY_RANGES);
+            assert!(split_names(&names, SPLIT_FROM as usize - 1, COPY_RANGES).is_empty());
+            let bounds = split_names(&names, SPLIT_FROM as usize, COPY_RANGES);
             assert!(
                 bounds.windows(2).all(|w| w[0] < w[1]),
                 "ascending, distinct"
@@ -1157,7 +1240,7 @@ mod tests {
             let ranges = name_ranges(&bounds);
             assert_eq!(ranges.len(), bounds.len() + 1);
             let mut counts = vec![0usize; ranges.len()];
-            for name in &log.names {
+            for name in &names {
                 let name = &name[..];
                 let holding: Vec<usize> = (0..ranges.len())
                     .filter(|&r| {
@@ -1170,7 +1253,7 @@ mod tests {
             }
             if distinct == 5000 {
                 assert_eq!(ranges.len(), COPY_RANGES);
-                let even = log.names.len() / COPY_RANGES;
+                let even = names.len() / COPY_RANGES;
                 assert!(
                     counts.iter().all(|&c| c > even / 2 && c < even * 2),
                     "{counts:?}"
