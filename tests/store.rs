@@ -1369,7 +1369,7 @@ fn drop_copy_line(store: &SledStore, name: &str, seq: u64) {
     panic!("no copy line {seq} under {name}");
 }
 
-/// verify checks the log in 16 runs that its two threads take in turn, each from the block
+/// verify checks the log in 64 runs that its two threads take in turn, each from the block
 /// holding an event evenly spaced by seq; damage on either side of where runs meet, and a
 /// block missing where one starts, is named at its seq.
 #[test]
@@ -1379,10 +1379,10 @@ fn verify_names_the_first_damage_in_any_run_of_the_log() {
     let store = open(&path);
     verify_clean(&store);
     let head = store.head().unwrap().seq;
-    // Where the second, the ninth and the last run start.
-    let starts: Vec<u64> = [1, 8, 15]
+    // Where the second, the middle and the last run start.
+    let starts: Vec<u64> = [1, 32, 63]
         .iter()
-        .map(|i| block_start(&store, i * head / 16))
+        .map(|i| block_start(&store, i * head / 64))
         .collect();
     assert!(starts
         .windows(2)

@@ -22,6 +22,7 @@
 //! seq found wins; past a break in the chain nothing is checked.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Mutex;
 
 use super::fingerprint::Fingerprint;
 use super::*;
@@ -30,14 +31,20 @@ use crate::line::own_version;
 /// Fewer events than this are checked on one thread.
 const SPLIT_FROM: u64 = 4096;
 /// The log is checked in this many runs of about even length, which the two threads take in
-/// turn: with two fixed halves, one thread could wait 25-50 ms at the end for the other.
-const LOG_RUNS: usize = 16;
+/// turn: with two fixed halves, one thread could wait 25-50 ms at the end for the other, and
+/// with 16 runs up to one run's time (~40 ms at 1 M events).
+const LOG_RUNS: usize = 64;
+/// `Log::logged` finds a seq's run from a table of stretches of this many bits of seq.
+const STRETCH_BITS: u32 = 12;
 /// One line in this many lends its account name to the sample that splits the copies.
 const SAMPLE_EVERY: u64 = 64;
 /// The copies are checked in this many ranges of account names, about even in lines, which
 /// the two threads take in turn: with two halves, one thread could end 5-10 % of the check
 /// before the other (their accounts differ in cost, and a third task shared the cores).
 const COPY_RANGES: usize = 16;
+/// The id index is checked in this many groups of uuids by their first byte, tasks taken
+/// after the copies' (they are shorter, and fill in at the end).
+const ID_GROUPS: usize = 16;
 
 pub(super) fn verify(
     store: &SledStore,
@@ -80,8 +87,6 @@ pub(super) fn verify(
             });
             runs.push((i, result.map(|()| run)));
         }
-        // Sorted here, on this thread; the id check merges the two threads' lists.
-        sort_ids(&mut gathered.ids);
         (gathered, runs)
     };
     let (mine, theirs) = std::thread::scope(|scope| {
@@ -125,12 +130,17 @@ pub(super) fn verify(
         let mut copies = CopyRange::new(fingerprint.share(), checked);
         let mut done = Vec::new();
         loop {
-            // Task 0, the id index, first: the shortest, it should not be what is left.
+            // The copies' ranges first, then the id groups (shorter: they fill in at the end).
             let task = next.fetch_add(1, Ordering::Relaxed);
-            let result = match task.checked_sub(1).map(|i| ranges.get(i)) {
-                None => check_ids(store, log, upto).map(Some),
-                Some(Some(&(from, to))) => copies.check(store, log, upto, from, to).map(|()| None),
-                Some(None) => return (copies, done),
+            let result = match task.checked_sub(ranges.len()) {
+                None => {
+                    let (from, to) = ranges[task];
+                    copies.check(store, log, upto, from, to).map(|()| None)
+                }
+                Some(group) if group < ID_GROUPS => {
+                    check_ids(store, log, id_group(group), upto).map(Some)
+                }
+                Some(_) => return (copies, done),
             };
             done.push((task, result));
         }
@@ -152,7 +162,7 @@ pub(super) fn verify(
     let mut id_problems = Problems::default();
     for (_, result) in done {
         if let Some(ids) = result? {
-            id_problems = ids;
+            id_problems.merge(ids.0);
         }
     }
     // Coverage first: at the same seq, a copy that lacks a line explains an index that
@@ -246,8 +256,9 @@ struct LogRun {
 /// not depend on seq order.
 struct Gathered {
     fingerprint: Fingerprint,
-    /// Id entries of the lines checked, sorted once the scans end.
-    ids: Vec<[u8; ID_ENTRY]>,
+    /// Id entries of the lines checked, by the first byte of their uuid (in seq order of
+    /// each run; sorted by the id check).
+    ids: Vec<Vec<[u8; ID_ENTRY]>>,
     /// Seqs of merges that absorbed another account (their second copy).
     merges: Vec<u64>,
     names: Vec<Box<[u8]>>,
@@ -259,7 +270,7 @@ impl Gathered {
     fn new(fingerprint: Fingerprint) -> Gathered {
         Gathered {
             fingerprint,
-            ids: Vec::new(),
+            ids: vec![Vec::new(); 256],
             merges: Vec::new(),
             names: Vec::new(),
             max_recorded_at: Vec::new(),
@@ -387,7 +398,8 @@ impl LogRun {
         let Some(print) = gathered.fingerprint.of(&view.body_parts()) else {
             return self.break_at(seq, "line is longer than a block holds".into());
         };
-        gathered.ids.push(id_entry(&id, seq));
+        let entry = id_entry(&id, seq);
+        gathered.ids[usize::from(entry[0])].push(entry);
         if view.absorbed().is_some_and(|a| a != view.account) {
             gathered.merges.push(seq);
         }
@@ -411,14 +423,20 @@ impl LogRun {
 /// The log as checked: its runs joined in seq order up to the first break in the chain, and
 /// what the two threads gathered.
 struct Log {
-    /// The runs checked, in seq order (each starts where the one before ended).
+    /// The runs checked, in seq order (each starts where the one before ended), and where
+    /// each starts.
     runs: Vec<LogRun>,
+    starts: Vec<u64>,
+    /// For each stretch of `1 << STRETCH_BITS` seqs, the run holding its first seq: what the
+    /// log has at a seq is found without a search (a search over the runs' starts, made for
+    /// every copy line, cost ~3 % of `verify`).
+    run_at: Vec<u32>,
     /// The first seq not checked.
     next: u64,
     /// The last line's hash.
     prev: Option<Hash>,
-    /// The two threads' id entries, each sorted.
-    ids: [Vec<[u8; ID_ENTRY]>; 2],
+    /// The two threads' id entries by the first byte of their uuid; the id check takes them.
+    ids: Vec<Mutex<[Vec<[u8; ID_ENTRY]>; 2]>>,
     /// Seqs of merges, ascending.
     merges: Vec<u64>,
     names: Vec<Box<[u8]>>,
@@ -433,20 +451,30 @@ impl Log {
     fn join(
         runs: Vec<LogRun>,
         gathered: &mut Gathered,
-        other: Option<Gathered>,
+        mut other: Option<Gathered>,
         problems: &mut Problems,
     ) -> (Log, Option<u64>) {
+        let mut theirs = other.as_mut().map(|o| std::mem::take(&mut o.ids));
+        let ids = std::mem::take(&mut gathered.ids)
+            .into_iter()
+            .enumerate()
+            .map(|(b, mine)| {
+                let theirs = theirs.as_mut().and_then(|t| t.get_mut(b));
+                Mutex::new([mine, theirs.map(std::mem::take).unwrap_or_default()])
+            })
+            .collect();
         let mut log = Log {
             runs: Vec::with_capacity(runs.len()),
+            starts: Vec::with_capacity(runs.len()),
+            run_at: Vec::new(),
             next: 1,
             prev: None,
-            ids: [std::mem::take(&mut gathered.ids), Vec::new()],
+            ids,
             merges: std::mem::take(&mut gathered.merges),
             names: std::mem::take(&mut gathered.names),
             max_recorded_at: std::mem::take(&mut gathered.max_recorded_at),
         };
         if let Some(mut other) = other {
-            log.ids[1] = other.ids;
             log.merges.append(&mut other.merges);
             log.merges.sort_unstable();
             log.names.append(&mut other.names);
@@ -490,8 +518,18 @@ impl Log {
             if run.broken {
                 limit = Some(run.next);
             }
+            log.starts.push(run.start);
             log.runs.push(run);
         }
+        let stretches = (log.next >> STRETCH_BITS) + 1;
+        log.run_at = (0..stretches)
+            .map(|k| {
+                let first = log
+                    .starts
+                    .partition_point(|&start| start <= k << STRETCH_BITS);
+                u32::try_from(first.saturating_sub(1)).unwrap_or(u32::MAX)
+            })
+            .collect();
         (log, limit)
     }
 
@@ -522,22 +560,20 @@ impl Log {
 
     /// What the log has at `seq` (a checked seq).
     fn logged(&self, seq: u64) -> Option<&Logged> {
-        let r = self.runs.partition_point(|run| run.start <= seq);
-        let run = self.runs.get(r.checked_sub(1)?)?;
+        let mut r = *self
+            .run_at
+            .get(usize::try_from(seq >> STRETCH_BITS).ok()?)? as usize;
+        // A later run may start within the stretch.
+        while self.starts.get(r + 1).is_some_and(|&start| start <= seq) {
+            r += 1;
+        }
+        let run = self.runs.get(r).filter(|run| run.start <= seq)?;
         run.logged.get(usize::try_from(seq - run.start).ok()?)
     }
 
     /// Lines checked.
     fn checked_lines(&self) -> usize {
         self.runs.iter().map(|run| run.logged.len()).sum()
-    }
-
-    /// Every checked line's id entry, in order: the two threads' sorted lists merged as read.
-    fn sorted_ids(&self) -> MergeSorted<'_, [u8; ID_ENTRY]> {
-        MergeSorted {
-            a: &self.ids[0],
-            b: &self.ids[1],
-        }
     }
 
     /// Account names that split the checked lines into about `parts` even ranges.
@@ -583,42 +619,6 @@ fn half(hash: &Hash) -> HalfHash {
     let mut h = [0; 16];
     h.copy_from_slice(&hash[..16]);
     h
-}
-
-/// Sorts id entries in place: first into runs by their first byte (each entry swapped once
-/// into its run), then each run by integer key (the same order as the bytes', without a
-/// memcmp per comparison). Runs of a few thousand entries sort in the caches, and take 11
-/// rounds of comparisons where all of a half's took 19: ~45 % fewer instructions at 1 M
-/// events. Ids are uuids, so the runs are about even; if not, the sort is only as slow as
-/// sorting them whole.
-fn sort_ids(ids: &mut [[u8; ID_ENTRY]]) {
-    let mut ends = [0usize; 256];
-    for e in ids.iter() {
-        ends[usize::from(e[0])] += 1;
-    }
-    let mut total = 0;
-    for end in &mut ends {
-        total += *end;
-        *end = total;
-    }
-    let mut starts = [0usize; 256];
-    starts[1..].copy_from_slice(&ends[..255]);
-    // `next[b]`: the first entry of run b not yet known to belong there.
-    let mut next = starts;
-    for run in 0..256 {
-        while next[run] < ends[run] {
-            let home = usize::from(ids[next[run]][0]);
-            if home == run {
-                next[run] += 1;
-            } else {
-                ids.swap(next[run], next[home]);
-                next[home] += 1;
-            }
-        }
-    }
-    for (&start, &end) in starts.iter().zip(&ends) {
-        ids[start..end].sort_unstable_by_key(entry_order);
-    }
 }
 
 /// An id entry (uuid, then seq, both big-endian) as integers that order as its bytes do.
@@ -1074,14 +1074,47 @@ fn with_line(
     Ok(line.unwrap_or_else(|| "?".into()))
 }
 
-/// The id index holds exactly one entry per checked event, mapping its id to its seq: the
-/// entries the events call for (sorted) and the stored buckets (in key order, each sorted:
-/// together sorted by uuid) are merged in one pass; the first difference is named at the
-/// lower seq involved.
-fn check_ids(store: &SledStore, log: &Log, upto: u64) -> Result<Problems, StoreError> {
+/// The first bytes of the uuids in id group `group`, `ID_GROUPS` of them evenly.
+fn id_group(group: usize) -> std::ops::Range<usize> {
+    group * 256 / ID_GROUPS..(group + 1) * 256 / ID_GROUPS
+}
+
+/// The keys of the id buckets for uuids whose first byte is in `bytes`: from the bucket of the
+/// first such uuid (for the first group: from the prefix alone) up to that of the next group's
+/// first (for the last: every key with the prefix).
+fn id_group_keys(bytes: std::ops::Range<usize>) -> std::ops::Range<Vec<u8>> {
+    let key_at = |b: usize, or: &[u8]| match u8::try_from(b) {
+        Ok(first) if b > 0 => bucket_key(&[first, 0]).to_vec(),
+        _ => or.to_vec(),
+    };
+    key_at(bytes.start, &[BUCKET_PREFIX])..key_at(bytes.end, &[BUCKET_PREFIX + 1])
+}
+
+/// The id index holds exactly one entry per checked event, mapping its id to its seq; here,
+/// for the uuids whose first byte is in `bytes`. The entries the events call for (each first
+/// byte's two lists sorted, then merged as read) and the stored buckets of those uuids (in key
+/// order, each sorted: together sorted by uuid) are merged in one pass; the first difference
+/// is named at the lower seq involved. Every key with the buckets' prefix falls in one group's
+/// key range.
+fn check_ids(
+    store: &SledStore,
+    log: &Log,
+    bytes: std::ops::Range<usize>,
+    upto: u64,
+) -> Result<Problems, StoreError> {
     let seq_of = |e: &[u8]| read_u64(&e[16..]).unwrap_or(1);
-    let mut want = log
-        .sorted_ids()
+    let mut wanted: Vec<[Vec<[u8; ID_ENTRY]>; 2]> = Vec::with_capacity(bytes.len());
+    for b in bytes.clone() {
+        let Some(lists) = log.ids.get(b) else { break };
+        let mut lists = std::mem::take(&mut *lists.lock().unwrap_or_else(|e| e.into_inner()));
+        for list in &mut lists {
+            list.sort_unstable_by_key(entry_order);
+        }
+        wanted.push(lists);
+    }
+    let mut want = wanted
+        .iter()
+        .flat_map(|[a, b]| MergeSorted { a, b })
         .filter(|e| seq_of(&e[..]) <= upto)
         .peekable();
     let mut problems = Problems::default();
@@ -1090,7 +1123,7 @@ fn check_ids(store: &SledStore, log: &Log, upto: u64) -> Result<Problems, StoreE
         let at = seq_of(&w[..]);
         problems.note(at, format!("id index does not map {id} to seq {at}"));
     };
-    for kv in store.index.scan_prefix([BUCKET_PREFIX]) {
+    for kv in store.index.range(id_group_keys(bytes)) {
         let (_, value) = kv.map_err(|e| store.engine(e))?;
         if value.len() % ID_ENTRY != 0 {
             problems.note(1, "an id bucket does not decode".into());
@@ -1170,30 +1203,33 @@ mod tests {
     }
 
     #[test]
-    fn id_entries_sort_in_runs_as_their_bytes_do() {
-        let mut next = crate::event::tests::xorshift(0x2545_F491_4F6C_DD1D);
-        // Random ids, ids sharing a first byte (one run), few first bytes, equal ids.
-        let first_bytes: [fn(u64) -> u8; 4] =
-            [|r| r as u8, |_| 0x7f, |r| (r % 3) as u8 * 100, |_| 0];
-        for (case, first) in first_bytes.iter().enumerate() {
-            for len in [0, 1, 2, 255, 256, 257, 3000] {
-                let mut entries: Vec<[u8; ID_ENTRY]> = (0..len)
-                    .map(|i| {
-                        let r = next();
-                        let mut e = [0u8; ID_ENTRY];
-                        e[..8].copy_from_slice(&r.to_le_bytes());
-                        e[8..16].copy_from_slice(&(r.rotate_left(29) % 4).to_be_bytes());
-                        e[16..].copy_from_slice(&(i as u64 % 5).to_be_bytes());
-                        e[0] = first(r);
-                        e
-                    })
-                    .collect();
-                let mut by_bytes = entries.clone();
-                by_bytes.sort_unstable();
-                sort_ids(&mut entries);
-                assert_eq!(entries, by_bytes, "case {case}, {len} entries");
+    fn every_id_bucket_key_falls_in_the_key_range_of_its_uuids_group_only() {
+        let groups: Vec<_> = (0..ID_GROUPS).map(id_group).collect();
+        assert_eq!(groups[0].start, 0);
+        assert_eq!(groups[ID_GROUPS - 1].end, 256);
+        assert!(groups.windows(2).all(|w| w[0].end == w[1].start));
+        let ranges: Vec<_> = groups.iter().map(|g| id_group_keys(g.clone())).collect();
+        let holding = |key: &[u8]| -> Vec<usize> {
+            (0..ID_GROUPS)
+                .filter(|&g| ranges[g].contains(&key.to_vec()))
+                .collect()
+        };
+        for first in 0..=255u8 {
+            for second in [0, 0x0f, 0x10, 0x7f, 0xf0, 0xff] {
+                let key = bucket_key(&[first, second]);
+                let group = groups.iter().position(|g| g.contains(&usize::from(first)));
+                assert_eq!(
+                    holding(&key),
+                    Vec::from_iter(group),
+                    "uuid {first:02x}{second:02x}"
+                );
+                // A damaged key longer than a bucket's is still checked, by one group.
+                assert_eq!(holding(&[&key[..], b"x"].concat()).len(), 1);
             }
         }
+        assert_eq!(holding(&[BUCKET_PREFIX]), vec![0]);
+        assert!(holding(&[BUCKET_PREFIX - 1, 0xff]).is_empty());
+        assert!(holding(&[BUCKET_PREFIX + 1]).is_empty());
     }
 
     #[test]
@@ -1260,5 +1296,40 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn what_the_log_has_at_a_seq_is_found_in_the_run_holding_it() {
+        // Runs shorter than a stretch, several in one, one ending and one starting on a
+        // stretch's edge, and a long one.
+        let lengths = [4095u64, 1, 3, 2, 9000, 4096, 1, 20000];
+        let mut runs = Vec::new();
+        let mut start = 1;
+        for len in lengths {
+            let mut run = LogRun::new(start, Some(ZERO_HASH));
+            run.logged = (start..start + len)
+                .map(|seq| Logged {
+                    half: [0; 16],
+                    print: u128::from(seq),
+                })
+                .collect();
+            run.next = start + len;
+            runs.push(run);
+            start += len;
+        }
+        let mut gathered = Gathered::new(Fingerprint::random());
+        let (log, limit) = Log::join(runs, &mut gathered, None, &mut Problems::default());
+        assert_eq!(limit, None);
+        assert_eq!(log.next, start);
+        assert!(log.logged(0).is_none());
+        for seq in 1..start {
+            assert_eq!(
+                log.logged(seq).map(|l| l.print),
+                Some(u128::from(seq)),
+                "seq {seq}"
+            );
+        }
+        assert!(log.logged(start).is_none());
+        assert!(log.logged(u64::MAX).is_none());
     }
 }
