@@ -121,11 +121,19 @@ impl<'s> Ledger<'s> {
             return Ok(Err(errors)); // the batch is dropped: nothing written
         }
         let report = session.report.clone();
-        // The session's tables (ids, folded states: ~150 bytes per event) are freed before the
-        // store writes its indexes and copies, the peak of a large import.
-        let batch = session.into_batch();
+        let (batch, tables) = session.into_parts();
         if report.appended > 0 {
-            batch.commit()?;
+            // The session's tables (folded states: ~150 bytes per event) are freed on another
+            // thread while the store starts its commit (sorting index entries), and are gone
+            // before its peak, the stream copies. Freeing them first took ~0.23 s of a 1 M
+            // import, alone on one core.
+            std::thread::scope(|scope| {
+                // (Without a thread, the tables are freed here and now.)
+                let _ = std::thread::Builder::new()
+                    .name("partner-ledger-free".into())
+                    .spawn_scoped(scope, move || drop(tables));
+                batch.commit()
+            })?;
         }
         Ok(Ok(report))
     }
@@ -353,6 +361,13 @@ struct Session<'a> {
     report: AppendReport,
 }
 
+/// A session's tables, held only to be freed.
+struct SessionTables {
+    _touched: HashMap<Account, Touched>,
+    _linked_streams: StreamMap,
+    _merge_read: StreamMap,
+}
+
 /// What the session knows of an account it touched.
 #[derive(Default)]
 struct Touched {
@@ -405,8 +420,14 @@ impl AppendBatch for ScratchBatch {
 
 impl<'a> Session<'a> {
     /// The batch, with everything else the session held dropped.
-    fn into_batch(self) -> Box<dyn AppendBatch + 'a> {
-        self.batch
+    /// The batch, and apart from it the tables the session built.
+    fn into_parts(self) -> (Box<dyn AppendBatch + 'a>, SessionTables) {
+        let tables = SessionTables {
+            _touched: self.touched,
+            _linked_streams: self.linked_streams,
+            _merge_read: self.merge_read,
+        };
+        (self.batch, tables)
     }
 
     fn new(
