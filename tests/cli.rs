@@ -46,6 +46,21 @@ impl Fixture {
         )
     }
 
+    /// Appends the ledger `gen --accounts ACCOUNTS --seed SEED` writes; returns what `append`
+    /// printed.
+    fn append_generated(&self, accounts: &str, seed: &str) -> String {
+        let out = self
+            .cmd()
+            .args(["gen", "--accounts", accounts, "--seed", seed])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0));
+        let ledger = self.file("gen.jsonl", &out.stdout);
+        let (code, out, err) = self.append(&ledger);
+        assert_eq!(code, 0, "{err}");
+        out
+    }
+
     fn log(&self) -> String {
         let out = self.cmd().arg("log").output().unwrap();
         assert_eq!(
@@ -362,15 +377,7 @@ fn a_query_that_derives_missing_copies_leaves_them_durable() {
     // opens it first; a query process ends without sled's shutdown flush, so recovery must
     // flush what it derived itself.
     let f = Fixture::new();
-    let out = f
-        .cmd()
-        .args(["gen", "--accounts", "400", "--seed", "7"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0));
-    let ledger = f.file("gen.jsonl", &out.stdout);
-    let (code, _, err) = f.append(&ledger);
-    assert_eq!(code, 0, "{err}");
+    f.append_generated("400", "7");
     let report = |f: &Fixture| {
         let out = f
             .cmd()
@@ -481,15 +488,7 @@ fn newest_snapshot(db: &Path) -> Option<u64> {
 #[test]
 fn a_large_append_leaves_the_next_open_nothing_to_replay() {
     let f = Fixture::new();
-    let out = f
-        .cmd()
-        .args(["gen", "--accounts", "1200", "--seed", "11"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0));
-    let ledger = f.file("gen.jsonl", &out.stdout);
-    let (code, out, err) = f.append(&ledger);
-    assert_eq!(code, 0, "{err}");
+    let out = f.append_generated("1200", "11");
     let appended: u64 = out
         .split_whitespace()
         .nth(1)
