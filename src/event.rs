@@ -871,14 +871,10 @@ impl Prepared {
         &self.event
     }
 
-    /// [`StoredEvent::seal_line`], with the body's start written already.
-    pub fn seal(self, seq: u64, version: u64, prev_hash: Hash) -> Sealed {
-        self.seal_keeping_start(seq, version, prev_hash).0
-    }
-
-    /// [`Prepared::seal`], handing back the buffer that held the body's start, for the caller
-    /// to free where it chooses (it was allocated by the thread that parsed the line).
-    pub fn seal_keeping_start(self, seq: u64, version: u64, prev_hash: Hash) -> (Sealed, String) {
+    /// [`StoredEvent::seal_line`], with the body's start written already; hands back the
+    /// buffer that held that start, for the caller to free where it chooses (it was allocated
+    /// by the thread that parsed the line).
+    pub fn seal(self, seq: u64, version: u64, prev_hash: Hash) -> (Sealed, String) {
         let sealed = StoredEvent::seal_with(seq, version, self.event, prev_hash, Some(&self.head));
         (sealed, self.head)
     }

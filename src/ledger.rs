@@ -116,9 +116,8 @@ impl<'s> Ledger<'s> {
     ) -> Result<Result<AppendReport, Vec<LineError>>, LedgerError> {
         let batch = self.store.begin()?;
         std::thread::scope(|scope| {
-            // What the thread that parsed the lines allocated for each event is freed on a
-            // thread of its own (`Discard`); without one, here.
-            let (send, receive) = std::sync::mpsc::sync_channel::<Vec<String>>(DISCARD_BATCHES);
+            // A thread that frees what `Discard` hands it; without one, all is freed here.
+            let (send, receive) = std::sync::mpsc::sync_channel::<Garbage>(DISCARD_BATCHES);
             let freeing = std::thread::Builder::new()
                 .name("partner-ledger-free".into())
                 .spawn_scoped(scope, move || receive.into_iter().for_each(drop));
@@ -129,16 +128,16 @@ impl<'s> Ledger<'s> {
                 return Ok(Err(errors)); // the batch is dropped: nothing written
             }
             let report = session.report.clone();
-            let (batch, tables) = session.into_parts();
+            let (batch, tables, discard) = session.into_parts();
             if report.appended > 0 {
-                // The session's tables (folded states: ~150 bytes per event) are freed on
-                // another thread while the store starts its commit (sorting index entries),
-                // and are gone before its peak, the stream copies. Freeing them first took
-                // ~0.23 s of a 1 M import, alone on one core.
-                // (Without a thread, the tables are freed here and now.)
-                let _ = std::thread::Builder::new()
-                    .name("partner-ledger-free".into())
-                    .spawn_scoped(scope, move || drop(tables));
+                // The session's tables (folded states: ~150 bytes per event) are freed on the
+                // other thread while the store starts its commit (sorting index entries), and
+                // are gone before its peak, the stream copies. Freeing them first took ~0.23 s
+                // of a 1 M import, alone on one core.
+                match discard {
+                    Some(discard) => discard.finish(Box::new(tables)),
+                    None => drop(tables),
+                }
                 batch.commit()?;
             }
             Ok(Ok(report))
@@ -370,13 +369,17 @@ struct Session<'a> {
     discard: Option<Discard>,
 }
 
-/// Buffers handed, a batch at a time, to a thread that frees them. Allocated by the thread that
-/// parsed the lines, each one freed here took that thread's malloc arena lock while it was
-/// allocating from it: in a 1 M import this thread slept on that lock ~20,000 times
-/// (`sched_switch` traces), and freeing elsewhere made the import ~7 % faster.
+/// What `Discard` hands to the thread that frees it.
+type Garbage = Box<dyn Send>;
+
+/// Hands what the appending thread would otherwise free to a thread that frees it. The buffers
+/// the parsing thread allocated go a batch at a time: freed here, each took that thread's malloc
+/// arena lock while it was allocating from it (in a 1 M import this thread slept on that lock
+/// ~20,000 times, by `sched_switch` traces), and freeing them elsewhere made the import ~7 %
+/// faster. The session's tables go last.
 struct Discard {
     batch: Vec<String>,
-    to: std::sync::mpsc::SyncSender<Vec<String>>,
+    to: std::sync::mpsc::SyncSender<Garbage>,
 }
 
 /// Buffers a `Discard` batch holds, and batches in flight to the freeing thread.
@@ -384,7 +387,7 @@ const DISCARD_BATCH: usize = 1024;
 const DISCARD_BATCHES: usize = 4;
 
 impl Discard {
-    fn new(to: std::sync::mpsc::SyncSender<Vec<String>>) -> Discard {
+    fn new(to: std::sync::mpsc::SyncSender<Garbage>) -> Discard {
         Discard {
             batch: Vec::with_capacity(DISCARD_BATCH),
             to,
@@ -396,8 +399,14 @@ impl Discard {
         if self.batch.len() == DISCARD_BATCH {
             let full = std::mem::replace(&mut self.batch, Vec::with_capacity(DISCARD_BATCH));
             // A freeing thread that has ended hands the batch back: freed here.
-            let _ = self.to.send(full);
+            let _ = self.to.send(Box::new(full));
         }
+    }
+
+    /// Hands over the buffers not yet sent, and `last`.
+    fn finish(self, last: Garbage) {
+        let _ = self.to.send(Box::new(self.batch));
+        let _ = self.to.send(last);
     }
 }
 
@@ -406,7 +415,6 @@ struct SessionTables {
     _touched: HashMap<Account, Touched>,
     _linked_streams: StreamMap,
     _merge_read: StreamMap,
-    _discard: Option<Discard>,
 }
 
 /// What the session knows of an account it touched.
@@ -460,16 +468,14 @@ impl AppendBatch for ScratchBatch {
 }
 
 impl<'a> Session<'a> {
-    /// The batch, with everything else the session held dropped.
-    /// The batch, and apart from it the tables the session built.
-    fn into_parts(self) -> (Box<dyn AppendBatch + 'a>, SessionTables) {
+    /// The batch, the tables the session built, and its `Discard`.
+    fn into_parts(self) -> (Box<dyn AppendBatch + 'a>, SessionTables, Option<Discard>) {
         let tables = SessionTables {
             _touched: self.touched,
             _linked_streams: self.linked_streams,
             _merge_read: self.merge_read,
-            _discard: self.discard,
         };
-        (self.batch, tables)
+        (self.batch, tables, self.discard)
     }
 
     fn new(
@@ -602,11 +608,10 @@ impl<'a> Session<'a> {
         }
         let recorded_at_given = input.recorded_at.is_some();
         let stored = input.stored.take();
-        let (sealed, start) = input.into_event(id, recorded_at).seal_keeping_start(
-            self.head.seq + 1,
-            version + 1,
-            self.head.hash,
-        );
+        let (sealed, start) =
+            input
+                .into_event(id, recorded_at)
+                .seal(self.head.seq + 1, version + 1, self.head.hash);
         match &mut self.discard {
             Some(discard) => discard.push(start),
             None => drop(start),

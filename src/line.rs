@@ -388,6 +388,7 @@ mod tests {
             let (from_input, from_input_line, copy) = parsed
                 .into_event(id, at)
                 .seal(i as u64 + 1, *v, prev)
+                .0
                 .into_parts();
             prev = stored.hash;
             let line = stored.to_line();

@@ -60,19 +60,13 @@ pub(super) fn verify(
     read_ahead(store);
     // 1. The log, in runs that the two threads take in turn, joined in seq order.
     let fingerprint = Fingerprint::random();
-    let fingerprint = &fingerprint;
     let starts = run_starts(store, head.seq)?;
-    let starts = &starts;
-    let next_run = AtomicUsize::new(0);
-    let next_run = &next_run;
     let lines_done = AtomicU64::new(0);
-    let lines_done = &lines_done;
-    let scan = move |tick: &mut dyn FnMut(u64)| {
-        let mut gathered = Gathered::new(fingerprint.share());
-        let mut runs = Vec::new();
-        loop {
-            let i = next_run.fetch_add(1, Ordering::Relaxed);
-            let Some(&start) = starts.get(i) else { break };
+    let scanned = on_two_threads(
+        starts.len(),
+        || Gathered::new(fingerprint.share()),
+        |gathered, i, tick| {
+            let start = starts[i];
             // The first run from the log's first block, whatever its key; the last to its end.
             let blocks = match (i, starts.get(i + 1)) {
                 (0, Some(&end)) => store.events.range(..seq_key(end)),
@@ -80,35 +74,21 @@ pub(super) fn verify(
                 (_, Some(&end)) => store.events.range(seq_key(start)..seq_key(end)),
                 (_, None) => store.events.range(seq_key(start)..),
             };
-            let prev = (i == 0).then_some(ZERO_HASH);
-            let mut run = LogRun::new(start, prev);
-            let result = run.scan(store, deep, head.seq, blocks, &mut gathered, &mut |n| {
+            let mut run = LogRun::new(start, (i == 0).then_some(ZERO_HASH));
+            run.scan(store, deep, head.seq, blocks, gathered, &mut |n| {
                 tick(lines_done.fetch_add(n, Ordering::Relaxed) + n)
-            });
-            runs.push((i, result.map(|()| run)));
-        }
-        (gathered, runs)
-    };
-    let (mine, theirs) = std::thread::scope(|scope| {
-        let other = scope.spawn(move || scan(&mut |_| {}));
-        let mine = scan(&mut |n| progress(n, head.seq));
-        (mine, other.join())
-    });
-    let (mut gathered, mut runs) = mine;
-    let other = match theirs {
-        Ok((theirs, their_runs)) => {
-            runs.extend(their_runs);
-            Some(theirs)
-        }
-        Err(_) => return Err(store.corrupt(1, "the check of the log failed")),
-    };
+            })
+            .map(|()| run)
+        },
+        &mut |n| progress(n, head.seq),
+    );
+    let (gathered, runs) =
+        scanned.ok_or_else(|| store.corrupt(1, "the check of the log failed"))?;
     // The first failure in seq order, as a scan on one thread would meet it.
-    runs.sort_by_key(|(i, _)| *i);
     let runs = runs
         .into_iter()
-        .map(|(_, run)| run)
         .collect::<Result<Vec<LogRun>, StoreError>>()?;
-    let (log, limit) = Log::join(runs, &mut gathered, other, &mut problems);
+    let (log, limit) = Log::join(runs, gathered, &mut problems);
     if limit.is_none() {
         log.check_end(&head, &mut problems);
     }
@@ -123,44 +103,25 @@ pub(super) fn verify(
     let bounds = log.split_names(COPY_RANGES);
     let ranges = name_ranges(&bounds);
     let log = &log;
-    let next = AtomicUsize::new(0);
-    let next = &next;
-    let ranges = &ranges;
-    let work = move || {
-        let mut copies = CopyRange::new(fingerprint.share(), checked);
-        let mut done = Vec::new();
-        loop {
-            // The copies' ranges first, then the id groups (shorter: they fill in at the end).
-            let task = next.fetch_add(1, Ordering::Relaxed);
-            let result = match task.checked_sub(ranges.len()) {
-                None => {
-                    let (from, to) = ranges[task];
-                    copies.check(store, log, upto, from, to).map(|()| None)
-                }
-                Some(group) if group < ID_GROUPS => {
-                    check_ids(store, log, id_group(group), upto).map(Some)
-                }
-                Some(_) => return (copies, done),
-            };
-            done.push((task, result));
-        }
-    };
-    let (mut copies, mut done) = std::thread::scope(|scope| {
-        let other = scope.spawn(work);
-        let (mut copies, mut done) = work();
-        match other.join() {
-            Ok((theirs, their_done)) => {
-                copies.absorb(theirs);
-                done.extend(their_done);
+    let checked_all = on_two_threads(
+        ranges.len() + ID_GROUPS,
+        || CopyRange::new(fingerprint.share(), checked),
+        // The copies' ranges first, then the id groups (shorter: they fill in at the end).
+        |copies, task, _| match task.checked_sub(ranges.len()) {
+            None => {
+                let (from, to) = ranges[task];
+                copies.check(store, log, upto, from, to).map(|()| None)
             }
-            Err(_) => done.push((0, Err(store.corrupt(1, "the check of the indexes failed")))),
-        }
-        (copies, done)
-    });
+            Some(group) => check_ids(store, log, id_group(group), upto).map(Some),
+        },
+        &mut |_| {},
+    );
+    let ([mut copies, theirs], done) =
+        checked_all.ok_or_else(|| store.corrupt(1, "the check of the indexes failed"))?;
+    copies.absorb(theirs);
     // The first failure in task order, as a check on one thread would meet it.
-    done.sort_by_key(|(task, _)| *task);
     let mut id_problems = Problems::default();
-    for (_, result) in done {
+    for result in done {
         if let Some(ids) = result? {
             id_problems.merge(ids.0);
         }
@@ -190,6 +151,39 @@ fn read_ahead(store: &SledStore) {
     let _ = store;
 }
 
+/// Runs tasks `0..tasks` on this thread and one more, each thread taking the next task from a
+/// shared counter when it is free, so that neither waits long for the other at the end:
+/// `run(state, task, tick)`, with a state of each thread's own from `start`; `tick` is
+/// `progress` on this thread and does nothing on the other. Gives both threads' states and the
+/// results in task order, or None if the other thread panicked.
+fn on_two_threads<S: Send, R: Send>(
+    tasks: usize,
+    start: impl Fn() -> S + Sync,
+    run: impl Fn(&mut S, usize, &mut dyn FnMut(u64)) -> R + Sync,
+    progress: &mut dyn FnMut(u64),
+) -> Option<([S; 2], Vec<R>)> {
+    let next = AtomicUsize::new(0);
+    let work = |tick: &mut dyn FnMut(u64)| {
+        let mut state = start();
+        let mut done = Vec::new();
+        loop {
+            let task = next.fetch_add(1, Ordering::Relaxed);
+            if task >= tasks {
+                return (state, done);
+            }
+            done.push((task, run(&mut state, task, tick)));
+        }
+    };
+    let ((mine, mut done), theirs) = std::thread::scope(|scope| {
+        let other = scope.spawn(|| work(&mut |_| {}));
+        (work(progress), other.join())
+    });
+    let (theirs, their_done) = theirs.ok()?;
+    done.extend(their_done);
+    done.sort_by_key(|(task, _)| *task);
+    Some(([mine, theirs], done.into_iter().map(|(_, r)| r).collect()))
+}
+
 /// Where the runs of the log start: the first seq of the blocks holding events evenly spaced
 /// by seq, `LOG_RUNS` of them (one run for a short log), ascending; the first is 1.
 fn run_starts(store: &SledStore, head: u64) -> Result<Vec<u64>, StoreError> {
@@ -211,6 +205,18 @@ fn run_starts(store: &SledStore, head: u64) -> Result<Vec<u64>, StoreError> {
         }
     }
     Ok(starts)
+}
+
+/// Lines that start at `first` where `expected` was due: the first seq affected, and what is
+/// wrong there.
+fn gap(expected: u64, first: u64) -> (u64, String) {
+    let seq = expected.min(first);
+    let what = if first > expected {
+        "is missing"
+    } else {
+        "is stored twice"
+    };
+    (seq, format!("event {seq} {what}"))
 }
 
 /// The lowest bad seq seen, with what is wrong there (the first noted wins a tie).
@@ -355,13 +361,8 @@ impl LogRun {
 
     /// The next block starts at `first` instead of the seq expected.
     fn gap(&mut self, first: u64) {
-        let next = self.next;
-        let what = if first > next {
-            "is missing"
-        } else {
-            "is stored twice"
-        };
-        self.break_at(next.min(first), format!("event {} {what}", next.min(first)));
+        let (seq, message) = gap(self.next, first);
+        self.break_at(seq, message);
     }
 
     fn check_line(
@@ -450,19 +451,21 @@ impl Log {
     /// if the chain broke.
     fn join(
         runs: Vec<LogRun>,
-        gathered: &mut Gathered,
-        mut other: Option<Gathered>,
+        gathered: [Gathered; 2],
         problems: &mut Problems,
     ) -> (Log, Option<u64>) {
-        let mut theirs = other.as_mut().map(|o| std::mem::take(&mut o.ids));
-        let ids = std::mem::take(&mut gathered.ids)
+        let [mine, mut theirs] = gathered;
+        let ids = mine
+            .ids
             .into_iter()
-            .enumerate()
-            .map(|(b, mine)| {
-                let theirs = theirs.as_mut().and_then(|t| t.get_mut(b));
-                Mutex::new([mine, theirs.map(std::mem::take).unwrap_or_default()])
-            })
+            .zip(theirs.ids)
+            .map(|(a, b)| Mutex::new([a, b]))
             .collect();
+        let mut merges = mine.merges;
+        merges.append(&mut theirs.merges);
+        merges.sort_unstable();
+        let mut names = mine.names;
+        names.append(&mut theirs.names);
         let mut log = Log {
             runs: Vec::with_capacity(runs.len()),
             starts: Vec::with_capacity(runs.len()),
@@ -470,18 +473,10 @@ impl Log {
             next: 1,
             prev: None,
             ids,
-            merges: std::mem::take(&mut gathered.merges),
-            names: std::mem::take(&mut gathered.names),
-            max_recorded_at: std::mem::take(&mut gathered.max_recorded_at),
+            merges,
+            names,
+            max_recorded_at: mine.max_recorded_at.max(theirs.max_recorded_at),
         };
-        if let Some(mut other) = other {
-            log.merges.append(&mut other.merges);
-            log.merges.sort_unstable();
-            log.names.append(&mut other.names);
-            if other.max_recorded_at > log.max_recorded_at {
-                log.max_recorded_at = other.max_recorded_at;
-            }
-        }
         let mut limit = None;
         for mut run in runs {
             problems.merge(run.problems.take());
@@ -489,13 +484,8 @@ impl Log {
                 continue;
             }
             if log.next != run.start {
-                let first = log.next.min(run.start);
-                let what = if run.start > log.next {
-                    "is missing"
-                } else {
-                    "is stored twice"
-                };
-                problems.note(first, format!("event {first} {what}"));
+                let (first, message) = gap(log.next, run.start);
+                problems.note(first, message);
                 limit = Some(first);
                 continue;
             }
@@ -1317,8 +1307,8 @@ mod tests {
             runs.push(run);
             start += len;
         }
-        let mut gathered = Gathered::new(Fingerprint::random());
-        let (log, limit) = Log::join(runs, &mut gathered, None, &mut Problems::default());
+        let gathered = [(); 2].map(|()| Gathered::new(Fingerprint::random()));
+        let (log, limit) = Log::join(runs, gathered, &mut Problems::default());
         assert_eq!(limit, None);
         assert_eq!(log.next, start);
         assert!(log.logged(0).is_none());
